@@ -109,7 +109,9 @@ export async function waitUntil(
   while (Date.now() < deadline) {
     if (await check().catch(() => false)) return;
     if (exitedWith !== undefined) {
-      throw new Error(`${what}: ${options.process?.name} exited (${exitedWith}):\n${options.process?.output()}`);
+      throw new Error(
+        `${what}: ${options.process?.name} exited (${exitedWith}):\n${options.process?.output()}`,
+      );
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }

@@ -1,7 +1,7 @@
 /** @module Starts a private, non-persistent redis-server on a free loopback port (for the stack, tests and benchmarks). */
 import { connect } from "node:net";
-import { ensureSystemDeps } from "../system-deps";
 import { freePort, type ManagedProcess, spawnManaged, waitUntil } from "../process";
+import { ensureSystemDeps } from "../system-deps";
 
 /** A running redis-server that belongs to the caller. */
 export interface RedisServer {
@@ -49,6 +49,9 @@ export async function startRedis(options: { port?: number } = {}): Promise<Redis
   const port = options.port ?? (await freePort());
   const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
   const child = spawnManaged("redis", deps.paths["redis-server"] as string, [...args, "--logfile", ""]);
-  await waitUntil(`redis-server on port ${port}`, () => pingRedis(port), { timeoutMs: 10_000, process: child });
+  await waitUntil(`redis-server on port ${port}`, () => pingRedis(port), {
+    timeoutMs: 10_000,
+    process: child,
+  });
   return { port, url: `redis://127.0.0.1:${port}`, process: child, stop: () => child.stop() };
 }

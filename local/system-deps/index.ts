@@ -67,7 +67,10 @@ export type EnsureResult = { ok: true; paths: Record<string, string> } | { ok: f
  * if (!deps.ok) { console.error(deps.error); process.exit(1); }
  * deps.paths["nginx"]; // "/usr/sbin/nginx"
  */
-export function ensureSystemDeps(names: SystemDepName[], log: (line: string) => void = console.error): EnsureResult {
+export function ensureSystemDeps(
+  names: SystemDepName[],
+  log: (line: string) => void = console.error,
+): EnsureResult {
   const wanted = names.map((n) => SYSTEM_DEPS[n]);
   let missing = wanted.filter((d) => resolveCommand(d.command) === null);
   if (missing.length > 0 && process.getuid?.() === 0 && isDebianLike()) {

@@ -1,0 +1,177 @@
+/** @module The token-bucket script: its text and SHA1, argument encoding, reply decoding, EVALSHA with EVAL fallback. */
+import { bucketKeys } from "./keys";
+import TOKEN_BUCKET_LUA from "./token_bucket.lua";
+
+export { bucketKeys, KEY_NAME_PATTERN, keyIdentity } from "./keys";
+export { TOKEN_BUCKET_LUA };
+
+/** One limit of a policy: `capacity` tokens, refilled continuously at `refillTokens` per `refillIntervalMs`. */
+export interface LimitSpec {
+  name: string;
+  capacity: number;
+  refillTokens: number;
+  refillIntervalMs: number;
+}
+
+/** Why a limit (or the whole decision) said no. */
+export type DenyReason = "limit_exceeded" | "cost_exceeds_capacity";
+
+/** One limit's state after the decision. */
+export interface LimitResult {
+  name: string;
+  /** The limit's capacity. */
+  limit: number;
+  /** Whole tokens left after this call (unchanged when denied). */
+  remaining: number;
+  /** Milliseconds until the bucket is full again. */
+  resetMs: number;
+  /** Milliseconds until this limit holds `cost` tokens: 0 when it does now, `null` when it never can. */
+  retryAfterMs: number | null;
+  /** `null` when this limit alone would allow the request. */
+  reason: DenyReason | null;
+}
+
+/** The outcome of one token-bucket call. */
+export interface BucketResult {
+  allowed: boolean;
+  /** The first limit's reason that denied, in policy order; `null` when allowed. */
+  reason: DenyReason | null;
+  /** Names of the limits that denied. */
+  deniedBy: string[];
+  /** Milliseconds until every limit holds `cost` tokens (0 when allowed); `null` when it never will. */
+  retryAfterMs: number | null;
+  /** Redis server time of the decision (Unix ms): the one clock every instance shares. */
+  nowMs: number;
+  limits: LimitResult[];
+}
+
+/** What the script needs of a Redis client. `@upstash/redis`'s `Redis` fits as it is. */
+export interface ScriptRunner {
+  evalsha(sha1: string, keys: string[], args: string[]): Promise<unknown>;
+  eval(script: string, keys: string[], args: string[]): Promise<unknown>;
+}
+
+const STATUS_REASONS: Record<number, DenyReason | null> = {
+  0: null,
+  1: "limit_exceeded",
+  2: "cost_exceeds_capacity",
+};
+
+let sha1Promise: Promise<string> | undefined;
+
+/**
+ * Hex SHA1 of the script, as Redis computes it for EVALSHA (memoized; Web Crypto, so it runs in workerd too).
+ *
+ * @example
+ * await tokenBucketSha1(); // "5f2a…"
+ */
+export function tokenBucketSha1(): Promise<string> {
+  sha1Promise ??= crypto.subtle
+    .digest("SHA-1", new TextEncoder().encode(TOKEN_BUCKET_LUA))
+    .then((d) => [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join(""));
+  return sha1Promise;
+}
+
+/**
+ * ARGV for the script: the cost, then capacity, refill tokens and interval of each limit.
+ *
+ * @example
+ * encodeArgs(1, [{ name: "burst", capacity: 10, refillTokens: 5, refillIntervalMs: 1000 }]);
+ * // ["1", "10", "5", "1000"]
+ */
+export function encodeArgs(cost: number, limits: readonly LimitSpec[]): string[] {
+  const args = [String(cost)];
+  for (const l of limits) args.push(String(l.capacity), String(l.refillTokens), String(l.refillIntervalMs));
+  return args;
+}
+
+function toInt(value: unknown): number {
+  const n = typeof value === "number" ? value : Number(value);
+  if (!Number.isSafeInteger(n))
+    throw new Error(`token bucket reply: expected an integer, got ${String(value)}`);
+  return n;
+}
+
+/**
+ * Turns the script's integer reply into a typed result. Throws on a malformed reply: that is a bug or a
+ * foreign script under our SHA, never user input.
+ *
+ * @example
+ * decodeReply([1, 1700000000000, 0, 9, 0, 200], limits).allowed; // true
+ */
+export function decodeReply(reply: unknown, limits: readonly LimitSpec[]): BucketResult {
+  if (!Array.isArray(reply) || reply.length !== 2 + 4 * limits.length) {
+    throw new Error(`token bucket reply: unexpected shape ${JSON.stringify(reply)}`);
+  }
+  const results: LimitResult[] = limits.map((spec, i) => {
+    const at = 2 + 4 * i;
+    const retry = toInt(reply[at + 2]);
+    return {
+      name: spec.name,
+      limit: spec.capacity,
+      reason: STATUS_REASONS[toInt(reply[at])] ?? null,
+      remaining: toInt(reply[at + 1]),
+      retryAfterMs: retry < 0 ? null : retry,
+      resetMs: toInt(reply[at + 3]),
+    };
+  });
+  const denied = results.filter((l) => l.reason !== null);
+  const never = denied.some((l) => l.retryAfterMs === null);
+  return {
+    allowed: toInt(reply[0]) === 1,
+    reason: denied[0]?.reason ?? null,
+    deniedBy: denied.map((l) => l.name),
+    retryAfterMs: never ? null : Math.max(0, ...denied.map((l) => l.retryAfterMs ?? 0)),
+    nowMs: toInt(reply[1]),
+    limits: results,
+  };
+}
+
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.includes("NOSCRIPT");
+}
+
+/**
+ * Runs the bucket for pre-built keys: EVALSHA, and EVAL when Redis lost its script cache (restart, SCRIPT FLUSH).
+ *
+ * @example
+ * const keys = await bucketKeys("erl", "203.0.113.7", "default", limits.map((l) => l.name));
+ * const result = await runTokenBucket(redis, keys, limits, 1);
+ */
+export async function runTokenBucket(
+  runner: ScriptRunner,
+  keys: string[],
+  limits: readonly LimitSpec[],
+  cost: number,
+): Promise<BucketResult> {
+  const args = encodeArgs(cost, limits);
+  const sha1 = await tokenBucketSha1();
+  const reply = await runner.evalsha(sha1, keys, args).catch((error: unknown) => {
+    if (isNoScript(error)) return runner.eval(TOKEN_BUCKET_LUA, keys, args);
+    throw error;
+  });
+  return decodeReply(reply, limits);
+}
+
+/**
+ * Takes `cost` tokens from every limit of `policy` for `identity`, or none of them.
+ *
+ * @example
+ * const result = await takeTokens(redis, {
+ *   prefix: "erl", identity: "203.0.113.7", policy: "default", cost: 1,
+ *   limits: [{ name: "burst", capacity: 10, refillTokens: 5, refillIntervalMs: 1000 }],
+ * });
+ * if (!result.allowed) console.log(`retry in ${result.retryAfterMs} ms`);
+ */
+export async function takeTokens(
+  runner: ScriptRunner,
+  request: { prefix: string; identity: string; policy: string; limits: readonly LimitSpec[]; cost: number },
+): Promise<BucketResult> {
+  const keys = await bucketKeys(
+    request.prefix,
+    request.identity,
+    request.policy,
+    request.limits.map((l) => l.name),
+  );
+  return runTokenBucket(runner, keys, request.limits, request.cost);
+}

@@ -1,0 +1,63 @@
+/** @module Redis key names for buckets: `<prefix>:{<identity>}:<policy>:<limit>`, one hash slot per request. */
+
+const MAX_IDENTITY_BYTES = 128;
+// `{`/`}` would break the Redis Cluster hash tag, control characters break logs and tooling, and the
+// marker prefix is reserved so a raw identity can never collide with a hashed one.
+const HASHED_MARKER = "~";
+const UNSAFE = /[{}\p{Cc}]/u;
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+const encoder = new TextEncoder();
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The identity as it appears inside the key's hash tag: itself when safe, otherwise a stable
+ * `~<sha256 prefix>` (128 bits), so braces, control characters and very long values can't escape the tag.
+ *
+ * @example
+ * await keyIdentity("203.0.113.7"); // "203.0.113.7"
+ * await keyIdentity("a}b");         // "~3f1c…" (32 hex digits)
+ */
+export async function keyIdentity(identity: string): Promise<string> {
+  const safe =
+    identity.length > 0 &&
+    encoder.encode(identity).byteLength <= MAX_IDENTITY_BYTES &&
+    !UNSAFE.test(identity) &&
+    !identity.startsWith(HASHED_MARKER);
+  if (safe) return identity;
+  return HASHED_MARKER + (await sha256Hex(identity)).slice(0, 32);
+}
+
+/** Throws for names the policies schema should already have rejected: a bug, not user input. */
+function assertName(kind: string, value: string): void {
+  if (!NAME.test(value)) throw new Error(`invalid ${kind} name for a Redis key: ${JSON.stringify(value)}`);
+}
+
+/**
+ * The Redis keys of one request's buckets, one per limit, all in the slot of `{identity}`.
+ *
+ * @example
+ * await bucketKeys("erl", "203.0.113.7", "api", ["second", "day"]);
+ * // ["erl:{203.0.113.7}:api:second", "erl:{203.0.113.7}:api:day"]
+ */
+export async function bucketKeys(
+  prefix: string,
+  identity: string,
+  policy: string,
+  limitNames: readonly string[],
+): Promise<string[]> {
+  assertName("prefix", prefix);
+  assertName("policy", policy);
+  const tag = await keyIdentity(identity);
+  return limitNames.map((limit) => {
+    assertName("limit", limit);
+    return `${prefix}:{${tag}}:${policy}:${limit}`;
+  });
+}
+
+/** The name rule for prefixes, policies and limits (letters, digits, `_`, `.`, `-`; 1–64 characters). */
+export const KEY_NAME_PATTERN = NAME;
