@@ -1,9 +1,11 @@
 /** @module The token-bucket script: its text and SHA1, argument encoding, reply decoding, EVALSHA with EVAL fallback. */
 import { bucketKeys } from "./keys";
-import TOKEN_BUCKET_LUA from "./token_bucket.lua";
+import source from "./token_bucket.lua";
 
 export { bucketKeys, KEY_NAME_PATTERN, keyIdentity } from "./keys";
-export { TOKEN_BUCKET_LUA };
+
+/** The script's text, inlined from `token_bucket.lua` by the bundler (the file is the one source). */
+export const TOKEN_BUCKET_LUA: string = source;
 
 /** One limit of a policy: `capacity` tokens, refilled continuously at `refillTokens` per `refillIntervalMs`. */
 export interface LimitSpec {
@@ -57,19 +59,20 @@ const STATUS_REASONS: Record<number, DenyReason | null> = {
   2: "cost_exceeds_capacity",
 };
 
-let sha1Promise: Promise<string> | undefined;
+// The value, not the promise, is shared: workerd cancels a request that awaits a promise another request created.
+let sha1Hex: string | undefined;
 
 /**
- * Hex SHA1 of the script, as Redis computes it for EVALSHA (memoized; Web Crypto, so it runs in workerd too).
+ * Hex SHA1 of the script, as Redis computes it for EVALSHA (Web Crypto, so it runs in workerd too).
  *
  * @example
  * await tokenBucketSha1(); // "5f2a…"
  */
-export function tokenBucketSha1(): Promise<string> {
-  sha1Promise ??= crypto.subtle
-    .digest("SHA-1", new TextEncoder().encode(TOKEN_BUCKET_LUA))
-    .then((d) => [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join(""));
-  return sha1Promise;
+export async function tokenBucketSha1(): Promise<string> {
+  if (sha1Hex) return sha1Hex;
+  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(TOKEN_BUCKET_LUA));
+  sha1Hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return sha1Hex;
 }
 
 /**

@@ -1,0 +1,106 @@
+/** @module Rate-limit response headers: names, formats (IETF draft -10, X-RateLimit-*, Retry-After) in one place. */
+import type { LimitResult, LimitSpec } from "../../lua";
+import type { Decision } from "../limiter/types";
+
+/** Every header this service adds; CORS exposes exactly these so browsers can read them on 200 and 429. */
+export const RATE_LIMIT_HEADERS = [
+  "RateLimit-Policy",
+  "RateLimit",
+  "X-RateLimit-Limit",
+  "X-RateLimit-Remaining",
+  "X-RateLimit-Reset",
+  "X-RateLimit-Reason",
+  "Retry-After",
+  "X-Served-By",
+] as const;
+
+/** Seconds, rounded up: a client that waits this long is never early. */
+export function ceilSeconds(ms: number): number {
+  return Math.ceil(ms / 1000);
+}
+
+/** Seconds a limit takes to refill from empty: the draft's window `w` for a token bucket. */
+function windowSeconds(limit: LimitSpec): number {
+  return Math.max(1, ceilSeconds((limit.capacity * limit.refillIntervalMs) / limit.refillTokens));
+}
+
+/**
+ * `RateLimit-Policy` (draft -10): one item per limit, quota `q` and window `w` in seconds.
+ *
+ * @example
+ * formatPolicyHeader([{ name: "burst", capacity: 10, refillTokens: 5, refillIntervalMs: 1000 }]);
+ * // '"burst";q=10;w=2'
+ */
+export function formatPolicyHeader(limits: readonly LimitSpec[]): string {
+  return limits.map((l) => `"${l.name}";q=${l.capacity};w=${windowSeconds(l)}`).join(", ");
+}
+
+/**
+ * `RateLimit` (draft -10): one item per limit, remaining `r` and seconds until full `t`.
+ *
+ * @example
+ * formatRateLimitHeader([{ name: "burst", remaining: 3, resetMs: 1400 } as LimitResult]); // '"burst";r=3;t=2'
+ */
+export function formatRateLimitHeader(limits: readonly LimitResult[]): string {
+  return limits.map((l) => `"${l.name}";r=${l.remaining};t=${ceilSeconds(l.resetMs)}`).join(", ");
+}
+
+/**
+ * The limit a single-valued header (X-RateLimit-*, the check API's top level) reports: the first one that
+ * denied, otherwise the one with the fewest tokens left.
+ *
+ * @example
+ * bindingLimit(result.limits)?.name; // "day"
+ */
+export function bindingLimit(limits: readonly LimitResult[]): LimitResult | undefined {
+  const denied = limits.find((l) => l.reason !== null);
+  if (denied) return denied;
+  return limits.reduce<LimitResult | undefined>((min, l) => (!min || l.remaining < min.remaining ? l : min), undefined);
+}
+
+/** Seconds a client must wait after this decision, or `null` when waiting can't help. */
+export function retryAfterSeconds(decision: Decision): number | null {
+  if (decision.allowed) return null;
+  if (!decision.result) return 1;
+  const ms = decision.result.retryAfterMs;
+  return ms === null ? null : Math.max(1, ceilSeconds(ms));
+}
+
+/**
+ * All rate-limit headers for a decision.
+ *
+ * @example
+ * const headers = decisionHeaders(decision);
+ * headers.get("RateLimit"); // '"burst";r=9;t=1'
+ */
+export function decisionHeaders(decision: Decision): Headers {
+  const headers = new Headers();
+  const reason = decision.shadowed ? `shadow:${decision.reason}` : decision.reason;
+  headers.set("X-RateLimit-Reason", reason);
+  headers.set("RateLimit-Policy", formatPolicyHeader(decision.policy.limits));
+  const result = decision.result;
+  if (result) {
+    headers.set("RateLimit", formatRateLimitHeader(result.limits));
+    const binding = bindingLimit(result.limits);
+    if (binding) {
+      headers.set("X-RateLimit-Limit", String(binding.limit));
+      headers.set("X-RateLimit-Remaining", String(binding.remaining));
+      headers.set("X-RateLimit-Reset", String(ceilSeconds(result.nowMs + binding.resetMs)));
+    }
+  }
+  const retry = retryAfterSeconds(decision);
+  if (retry !== null) headers.set("Retry-After", String(retry));
+  return headers;
+}
+
+/**
+ * Copies `extra` onto a response's headers, returning a response whose headers are mutable.
+ *
+ * @example
+ * return withHeaders(await fetch(upstream), decisionHeaders(decision));
+ */
+export function withHeaders(response: Response, extra: Headers): Response {
+  const copy = new Response(response.body, response);
+  for (const [name, value] of extra) copy.headers.set(name, value);
+  return copy;
+}

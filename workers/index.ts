@@ -1,0 +1,24 @@
+/** @module The package's public API (`edge-rate-limiter`): the Hono middleware, the limiter, policies, headers. */
+export { type BucketResult, type LimitResult, type LimitSpec, type ScriptRunner, takeTokens } from "../lua";
+export { type AppOptions, createApp } from "./app";
+export { bindingLimit, decisionHeaders, RATE_LIMIT_HEADERS } from "./headers";
+export { identify } from "./identity";
+export {
+  createLimiter,
+  type Decision,
+  type DecisionReason,
+  type DecisionSource,
+  type Limiter,
+  type LimiterOptions,
+  type RedisLike,
+} from "./limiter";
+export { deniedResponse, type RateLimitOptions, type RateLimitVariables, rateLimit } from "./middleware";
+export {
+  type CompiledPolicies,
+  type CompiledPolicy,
+  type CompiledRoute,
+  DEFAULT_POLICIES,
+  matchRoute,
+  type PoliciesDocument,
+  parsePolicies,
+} from "./policies";

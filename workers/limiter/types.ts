@@ -1,0 +1,38 @@
+/** @module The limiter's one result type: what was decided, why, and the bucket state behind it. */
+import type { BucketResult, ScriptRunner } from "../../lua";
+import type { CompiledPolicy } from "../policies";
+
+/**
+ * Why a decision came out as it did.
+ * - `allowed`: every limit had the tokens.
+ * - `limit_exceeded` / `cost_exceeds_capacity`: a limit said no (see `result.deniedBy`).
+ * - `redis_error` / `redis_timeout`: no answer from Redis; the policy's `onError` decided.
+ */
+export type DecisionReason =
+  | "allowed"
+  | "limit_exceeded"
+  | "cost_exceeds_capacity"
+  | "redis_error"
+  | "redis_timeout";
+
+/** Where the answer came from. */
+export type DecisionSource = "redis" | "denied_cache" | "fail_open" | "fail_closed";
+
+/** The outcome of one rate-limit check. */
+export interface Decision {
+  /** Let the request through? (A `shadow` policy always does.) */
+  allowed: boolean;
+  reason: DecisionReason;
+  source: DecisionSource;
+  /** True when the bucket said no but the policy is in `shadow` mode, so the request went through. */
+  shadowed: boolean;
+  policy: CompiledPolicy;
+  cost: number;
+  /** The bucket's state; `null` when Redis did not answer. */
+  result: BucketResult | null;
+}
+
+/** What the limiter needs of a Redis client: the script calls plus DEL for resets. `@upstash/redis` fits. */
+export interface RedisLike extends ScriptRunner {
+  del(...keys: string[]): Promise<number>;
+}

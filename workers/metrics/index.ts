@@ -1,0 +1,75 @@
+/** @module Per-isolate counters and a latency histogram, rendered as Prometheus text for `GET /metrics`. */
+
+const LATENCY_BUCKETS_MS = [1, 2, 5, 10, 20, 50, 100, 250, 500, 1000];
+
+type Labels = Record<string, string>;
+
+function labelText(labels: Labels): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/[\\"\n]/g, "_")}"`);
+  return parts.length ? `{${parts.join(",")}}` : "";
+}
+
+/** Counters keyed by name and labels; one instance per isolate (Workers keep globals between requests). */
+export class Metrics {
+  private readonly counters = new Map<string, Map<string, number>>();
+  private readonly latency = { buckets: LATENCY_BUCKETS_MS.map(() => 0), count: 0, sumMs: 0 };
+
+  /**
+   * Adds `by` to the counter `name` with `labels`.
+   *
+   * @example
+   * metrics.inc("erl_decisions_total", { policy: "api", outcome: "allowed" });
+   */
+  inc(name: string, labels: Labels = {}, by = 1): void {
+    let series = this.counters.get(name);
+    if (!series) {
+      series = new Map();
+      this.counters.set(name, series);
+    }
+    const key = labelText(labels);
+    series.set(key, (series.get(key) ?? 0) + by);
+  }
+
+  /** Reads one counter (0 when never incremented); for tests and the demo. */
+  get(name: string, labels: Labels = {}): number {
+    return this.counters.get(name)?.get(labelText(labels)) ?? 0;
+  }
+
+  /** Records one decision's Redis round-trip time. */
+  observeLatency(ms: number): void {
+    LATENCY_BUCKETS_MS.forEach((le, i) => {
+      if (ms <= le) this.latency.buckets[i] = (this.latency.buckets[i] ?? 0) + 1;
+    });
+    this.latency.count++;
+    this.latency.sumMs += ms;
+  }
+
+  /**
+   * Prometheus text exposition format (0.0.4).
+   *
+   * @example
+   * new Response(metrics.render(), { headers: { "Content-Type": "text/plain; version=0.0.4" } });
+   */
+  render(extra: Labels = {}): string {
+    const lines: string[] = [];
+    for (const [name, series] of [...this.counters].sort(([a], [b]) => a.localeCompare(b))) {
+      lines.push(`# TYPE ${name} counter`);
+      for (const [labels, value] of series) lines.push(`${name}${withExtra(labels, extra)} ${value}`);
+    }
+    const h = "erl_decision_latency_ms";
+    lines.push(`# HELP ${h} Time from asking Redis to its answer, per decision.`, `# TYPE ${h} histogram`);
+    LATENCY_BUCKETS_MS.forEach((le, i) => {
+      lines.push(`${h}_bucket${labelText({ ...extra, le: String(le) })} ${this.latency.buckets[i] ?? 0}`);
+    });
+    lines.push(`${h}_bucket${labelText({ ...extra, le: "+Inf" })} ${this.latency.count}`);
+    lines.push(`${h}_sum${labelText(extra)} ${this.latency.sumMs}`, `${h}_count${labelText(extra)} ${this.latency.count}`);
+    return `${lines.join("\n")}\n`;
+  }
+}
+
+function withExtra(labels: string, extra: Labels): string {
+  if (Object.keys(extra).length === 0) return labels;
+  const inner = labels.slice(1, -1);
+  const added = labelText(extra).slice(1, -1);
+  return `{${[added, inner].filter(Boolean).join(",")}}`;
+}

@@ -1,0 +1,96 @@
+/** @module `rateLimit()`: Hono middleware that limits a request, answers 429 when denied and adds the headers. */
+import type { Context, MiddlewareHandler } from "hono";
+import { decisionHeaders, withHeaders } from "../headers";
+import { problem } from "../http/problem";
+import { identify } from "../identity";
+import type { Decision, Limiter } from "../limiter";
+import { type CompiledPolicy, type CompiledRoute, matchRoute } from "../policies";
+
+/** Context variables the middleware sets: handlers can read `c.get("rateLimit")`. */
+export type RateLimitVariables = { rateLimit: Decision };
+
+export interface RateLimitOptions {
+  limiter: Limiter;
+  /**
+   * The policy to apply. When omitted, the policies document's `routes` decide (first match wins) and
+   * requests no route matches pass unlimited.
+   */
+  policy?: string;
+  /** The identity to limit by. Default: the route's `key` (or `ip` from `CF-Connecting-IP` with `policy`). */
+  key?: (c: Context) => string | undefined | Promise<string | undefined>;
+  /** Tokens a request takes (default: the route's `cost`, else 1). */
+  cost?: number | ((c: Context) => number | Promise<number>);
+}
+
+/**
+ * The response for a denied decision: 429 when a limit said no, 503 when Redis could not answer and the
+ * policy fails closed. Both are problem+json naming the policy and the violated limits.
+ *
+ * @example
+ * if (!decision.allowed) return deniedResponse(decision);
+ */
+export function deniedResponse(decision: Decision): Response {
+  const headers = decisionHeaders(decision);
+  const name = decision.policy.name;
+  if (!decision.result) {
+    const detail = `rate limiter unavailable (${decision.reason}); policy "${name}" fails closed`;
+    return problem(503, "Service Unavailable", detail, { policy: name, reason: decision.reason }, headers);
+  }
+  const violated = decision.result.deniedBy;
+  const detail =
+    decision.reason === "cost_exceeds_capacity"
+      ? `request cost ${decision.cost} exceeds the capacity of limit ${violated.map((v) => `"${v}"`).join(", ")} of policy "${name}"`
+      : `rate limit exceeded: policy "${name}", limit ${violated.map((v) => `"${v}"`).join(", ")}`;
+  return problem(429, "Too Many Requests", detail, {
+    policy: name,
+    reason: decision.reason,
+    violated,
+    retryAfterMs: decision.result.retryAfterMs,
+  }, headers);
+}
+
+interface Target {
+  policy: CompiledPolicy;
+  route: CompiledRoute | null;
+}
+
+function findTarget(c: Context, options: RateLimitOptions): Target | null {
+  const { policies } = options.limiter;
+  if (options.policy !== undefined) {
+    const policy = policies.policies.get(options.policy);
+    if (!policy) throw new Error(`rateLimit(): unknown policy "${options.policy}"`);
+    return { policy, route: null };
+  }
+  const route = matchRoute(policies, c.req.method, new URL(c.req.url).pathname);
+  return route ? { policy: route.policy, route } : null;
+}
+
+async function identityOf(c: Context, options: RateLimitOptions, route: CompiledRoute | null) {
+  if (options.key) {
+    const key = await options.key(c);
+    return key ? { ok: true as const, identity: key } : { ok: false as const, error: "no rate-limit key for this request" };
+  }
+  return identify(c.req.raw, route?.key ?? { kind: "ip" }, route?.fallback ?? null);
+}
+
+/**
+ * Rate-limits requests with a limiter from `createLimiter`.
+ *
+ * @example
+ * const limiter = createLimiter({ policies, redis: () => new Redis({ url, token }) });
+ * app.use("/api/*", rateLimit({ limiter, policy: "api", key: (c) => c.req.header("x-api-key") }));
+ */
+export function rateLimit(options: RateLimitOptions): MiddlewareHandler<{ Variables: RateLimitVariables }> {
+  return async function rateLimitMiddleware(c, next) {
+    const target = findTarget(c, options);
+    if (target === null) return next();
+    const who = await identityOf(c, options, target.route);
+    if (!who.ok) return problem(400, "Bad Request", who.error, { policy: target.policy.name });
+    const cost = typeof options.cost === "function" ? await options.cost(c) : (options.cost ?? target.route?.cost ?? 1);
+    const decision = await options.limiter.check(target.policy, who.identity, cost);
+    c.set("rateLimit", decision);
+    if (!decision.allowed) return deniedResponse(decision);
+    await next();
+    c.res = withHeaders(c.res, decisionHeaders(decision));
+  };
+}
