@@ -1,5 +1,5 @@
 import { defineConfig } from "vitest/config";
-import { luaAsText } from "./local/text-loader";
+import { luaAsText } from "./local/text-loader.ts";
 
 export default defineConfig({
   plugins: [luaAsText()],

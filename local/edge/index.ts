@@ -34,7 +34,8 @@ export async function startEdge(options: {
   scriptPath?: string;
 }): Promise<EdgeInstance> {
   const scriptPath = options.scriptPath ?? WORKER_BUNDLE;
-  if (!existsSync(scriptPath)) throw new Error(`worker bundle not found at ${scriptPath}: run \`npm run build\``);
+  if (!existsSync(scriptPath))
+    throw new Error(`worker bundle not found at ${scriptPath}: run \`npm run build\``);
   const port = options.port ?? (await freePort());
   const bindings = Object.fromEntries(Object.entries(options.bindings).filter(([, v]) => v !== undefined));
   const miniflare = new Miniflare({

@@ -12,18 +12,24 @@ const MAX_KEY_BYTES = 1024;
 const keySchema = z
   .string()
   .min(1, "must not be empty")
-  .refine((k) => new TextEncoder().encode(k).byteLength <= MAX_KEY_BYTES, `must be at most ${MAX_KEY_BYTES} bytes`);
+  .refine(
+    (k) => new TextEncoder().encode(k).byteLength <= MAX_KEY_BYTES,
+    `must be at most ${MAX_KEY_BYTES} bytes`,
+  );
 
 const checkBody = z.strictObject({
   policy: z.string().min(1, "must not be empty"),
   key: keySchema,
-  cost: z.number().int("must be a whole number").min(0, "must be >= 0").max(1_000_000, "must be <= 1000000").default(1),
+  cost: z
+    .number()
+    .int("must be a whole number")
+    .min(0, "must be >= 0")
+    .max(1_000_000, "must be <= 1000000")
+    .default(1),
 });
 
 function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((i) => `${i.path.join(".") || "body"}: ${i.message}`)
-    .join("; ");
+  return error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
 }
 
 /** The JSON body of a check answer: the binding limit at the top, every limit below. */
@@ -74,7 +80,11 @@ export function checkApi(limiter: Limiter, token: string | null): Hono {
       return problem(404, "Not Found", "the check API is off: set the CHECK_API_TOKEN secret to turn it on");
     }
     if (!(await bearerMatches(c.req.header("Authorization"), token))) {
-      const response = problem(401, "Unauthorized", "missing or wrong bearer token (Authorization: Bearer <CHECK_API_TOKEN>)");
+      const response = problem(
+        401,
+        "Unauthorized",
+        "missing or wrong bearer token (Authorization: Bearer <CHECK_API_TOKEN>)",
+      );
       response.headers.set("WWW-Authenticate", 'Bearer realm="edge-rate-limiter"');
       return response;
     }
@@ -104,6 +114,8 @@ export function checkApi(limiter: Limiter, token: string | null): Hono {
     return answer(await limiter.check(policy, key.data, 0));
   });
 
-  api.all("*", (c) => problem(404, "Not Found", `no such check API route: ${c.req.method} ${new URL(c.req.url).pathname}`));
+  api.all("*", (c) =>
+    problem(404, "Not Found", `no such check API route: ${c.req.method} ${new URL(c.req.url).pathname}`),
+  );
   return api;
 }

@@ -2,7 +2,15 @@
 import type { Context } from "hono";
 
 // Hop-by-hop headers belong to one connection, never forwarded (RFC 9110 §7.6.1).
-const HOP_BY_HOP = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"];
+const HOP_BY_HOP = [
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "te",
+  "trailer",
+  "upgrade",
+];
 
 /**
  * Forwards the request to `upstream` (same method, path, query, headers and streamed body).

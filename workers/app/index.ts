@@ -38,7 +38,9 @@ export function createApp(options: AppOptions): Hono {
     console.error(`edge-rate-limiter: ${error.stack ?? error.message}`);
     return problem(503, "Service Unavailable", `internal error: ${error.message}`);
   });
-  app.notFound((c) => problem(404, "Not Found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
+  app.notFound((c) =>
+    problem(404, "Not Found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`),
+  );
 
   if (instanceId) {
     app.use("*", async function servedBy(c, next) {

@@ -1,5 +1,5 @@
 /** @module The worker's environment (vars and secrets) read into a validated config, once per isolate. */
-import { DEFAULT_POLICIES_JSON, type CompiledPolicies, parsePolicies } from "../policies";
+import { type CompiledPolicies, DEFAULT_POLICIES_JSON, parsePolicies } from "../policies";
 
 /** Bindings the worker reads. Secrets: `UPSTASH_REDIS_REST_TOKEN`, `CHECK_API_TOKEN`. */
 export interface Env {
@@ -39,14 +39,20 @@ export function readConfig(env: Env): { ok: true; value: WorkerConfig } | { ok: 
   if (!policies.ok) return { ok: false, error: `POLICIES: ${policies.error}` };
   const redisUrl = env.UPSTASH_REDIS_REST_URL?.trim() ?? "";
   if (!/^https?:\/\/\S+$/.test(redisUrl)) {
-    return { ok: false, error: `UPSTASH_REDIS_REST_URL: expected an http(s) URL, got ${JSON.stringify(redisUrl)}` };
+    return {
+      ok: false,
+      error: `UPSTASH_REDIS_REST_URL: expected an http(s) URL, got ${JSON.stringify(redisUrl)}`,
+    };
   }
   const redisToken = env.UPSTASH_REDIS_REST_TOKEN?.trim() ?? "";
   if (!redisToken) return { ok: false, error: "UPSTASH_REDIS_REST_TOKEN: missing (set it as a secret)" };
   let upstreamUrl: URL | null = null;
   if (env.UPSTREAM_URL?.trim()) {
     if (!URL.canParse(env.UPSTREAM_URL) || !/^https?:$/.test(new URL(env.UPSTREAM_URL).protocol)) {
-      return { ok: false, error: `UPSTREAM_URL: expected an http(s) URL, got ${JSON.stringify(env.UPSTREAM_URL)}` };
+      return {
+        ok: false,
+        error: `UPSTREAM_URL: expected an http(s) URL, got ${JSON.stringify(env.UPSTREAM_URL)}`,
+      };
     }
     upstreamUrl = new URL(env.UPSTREAM_URL);
   }

@@ -55,7 +55,10 @@ export function formatRateLimitHeader(limits: readonly LimitResult[]): string {
 export function bindingLimit(limits: readonly LimitResult[]): LimitResult | undefined {
   const denied = limits.find((l) => l.reason !== null);
   if (denied) return denied;
-  return limits.reduce<LimitResult | undefined>((min, l) => (!min || l.remaining < min.remaining ? l : min), undefined);
+  return limits.reduce<LimitResult | undefined>(
+    (min, l) => (!min || l.remaining < min.remaining ? l : min),
+    undefined,
+  );
 }
 
 /** Seconds a client must wait after this decision, or `null` when waiting can't help. */

@@ -84,7 +84,8 @@ export function createLimiter(options: LimiterOptions): Limiter {
       const keys = await bucketKeys(prefix, identity, policy.name, names);
       const result = await withTimeout(runTokenBucket(client(), keys, policy.limits, cost), policy.timeoutMs);
       metrics.observeLatency(Date.now() - now);
-      if (result.reason === "limit_exceeded") denied.remember(cacheKey(policy, identity), cost, result, Date.now());
+      if (result.reason === "limit_exceeded")
+        denied.remember(cacheKey(policy, identity), cost, result, Date.now());
       return fromResult(policy, cost, result, false);
     } catch (error) {
       const timedOut = error instanceof TimeoutError;
@@ -113,7 +114,12 @@ export function createLimiter(options: LimiterOptions): Limiter {
       return decision;
     },
     async reset(policy, identity) {
-      const keys = await bucketKeys(prefix, identity, policy.name, policy.limits.map((l) => l.name));
+      const keys = await bucketKeys(
+        prefix,
+        identity,
+        policy.name,
+        policy.limits.map((l) => l.name),
+      );
       denied.forget(cacheKey(policy, identity));
       await withTimeout(client().del(...keys), Math.max(policy.timeoutMs, 1000));
     },

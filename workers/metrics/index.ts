@@ -62,7 +62,10 @@ export class Metrics {
       lines.push(`${h}_bucket${labelText({ ...extra, le: String(le) })} ${this.latency.buckets[i] ?? 0}`);
     });
     lines.push(`${h}_bucket${labelText({ ...extra, le: "+Inf" })} ${this.latency.count}`);
-    lines.push(`${h}_sum${labelText(extra)} ${this.latency.sumMs}`, `${h}_count${labelText(extra)} ${this.latency.count}`);
+    lines.push(
+      `${h}_sum${labelText(extra)} ${this.latency.sumMs}`,
+      `${h}_count${labelText(extra)} ${this.latency.count}`,
+    );
     return `${lines.join("\n")}\n`;
   }
 }

@@ -41,12 +41,18 @@ export function deniedResponse(decision: Decision): Response {
     decision.reason === "cost_exceeds_capacity"
       ? `request cost ${decision.cost} exceeds the capacity of limit ${violated.map((v) => `"${v}"`).join(", ")} of policy "${name}"`
       : `rate limit exceeded: policy "${name}", limit ${violated.map((v) => `"${v}"`).join(", ")}`;
-  return problem(429, "Too Many Requests", detail, {
-    policy: name,
-    reason: decision.reason,
-    violated,
-    retryAfterMs: decision.result.retryAfterMs,
-  }, headers);
+  return problem(
+    429,
+    "Too Many Requests",
+    detail,
+    {
+      policy: name,
+      reason: decision.reason,
+      violated,
+      retryAfterMs: decision.result.retryAfterMs,
+    },
+    headers,
+  );
 }
 
 interface Target {
@@ -68,7 +74,9 @@ function findTarget(c: Context, options: RateLimitOptions): Target | null {
 async function identityOf(c: Context, options: RateLimitOptions, route: CompiledRoute | null) {
   if (options.key) {
     const key = await options.key(c);
-    return key ? { ok: true as const, identity: key } : { ok: false as const, error: "no rate-limit key for this request" };
+    return key
+      ? { ok: true as const, identity: key }
+      : { ok: false as const, error: "no rate-limit key for this request" };
   }
   return identify(c.req.raw, route?.key ?? { kind: "ip" }, route?.fallback ?? null);
 }
@@ -86,7 +94,8 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler<{ Variab
     if (target === null) return next();
     const who = await identityOf(c, options, target.route);
     if (!who.ok) return problem(400, "Bad Request", who.error, { policy: target.policy.name });
-    const cost = typeof options.cost === "function" ? await options.cost(c) : (options.cost ?? target.route?.cost ?? 1);
+    const cost =
+      typeof options.cost === "function" ? await options.cost(c) : (options.cost ?? target.route?.cost ?? 1);
     const decision = await options.limiter.check(target.policy, who.identity, cost);
     c.set("rateLimit", decision);
     if (!decision.allowed) return deniedResponse(decision);

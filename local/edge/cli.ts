@@ -1,0 +1,86 @@
+/** @module One edge instance as a process: the bundled worker in workerd, exiting if workerd dies (so it gets restarted). */
+import { connect } from "node:net";
+import { parseArgs } from "node:util";
+import type { Env } from "../../workers/config";
+import { startEdge } from "./index";
+
+const HELP = `Usage: node --import tsx local/edge/cli.ts --port <port> [--script dist/worker/worker.js]
+
+Runs one instance of the bundled worker (npm run build) in workerd on 127.0.0.1:<port>.
+Bindings come from the environment: POLICIES, UPSTASH_REDIS_REST_URL, UPSTASH_REDIS_REST_TOKEN,
+CHECK_API_TOKEN, UPSTREAM_URL, INSTANCE_ID, RATE_LIMIT_DISABLED. The stack launcher (npm start) runs
+several of these; the process exits when workerd stops answering, so a supervisor can restart it.`;
+
+const BINDINGS: (keyof Env)[] = [
+  "POLICIES",
+  "UPSTASH_REDIS_REST_URL",
+  "UPSTASH_REDIS_REST_TOKEN",
+  "CHECK_API_TOKEN",
+  "UPSTREAM_URL",
+  "INSTANCE_ID",
+  "RATE_LIMIT_DISABLED",
+];
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: "127.0.0.1" });
+    socket.setTimeout(1000, () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.on("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on("error", () => resolve(false));
+  });
+}
+
+async function main(): Promise<void> {
+  let values: { port?: string; script?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      options: { port: { type: "string" }, script: { type: "string" }, help: { type: "boolean" } },
+    }));
+  } catch (error) {
+    console.error(`edge: ${(error as Error).message}\n\n${HELP}`);
+    process.exit(2);
+  }
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    console.error(`edge: --port: expected a TCP port, got ${JSON.stringify(values.port)}\n\n${HELP}`);
+    process.exit(2);
+  }
+  const bindings: Env = Object.fromEntries(
+    BINDINGS.flatMap((k) => (process.env[k] ? [[k, process.env[k]]] : [])),
+  );
+  const edge = await startEdge({ bindings, port, ...(values.script ? { scriptPath: values.script } : {}) });
+  console.log(`edge ${bindings.INSTANCE_ID ?? ""} listening on ${edge.url}`);
+
+  const shutdown = async () => {
+    await edge.stop();
+    process.exit(0);
+  };
+  process.on("SIGTERM", shutdown);
+  process.on("SIGINT", shutdown);
+  // workerd is Miniflare's child: if it dies, this process would linger serving nothing. Two missed
+  // probes in a row means it is gone; exiting lets the launcher restart the whole instance.
+  let missed = 0;
+  setInterval(async () => {
+    missed = (await portOpen(port)) ? 0 : missed + 1;
+    if (missed >= 2) {
+      console.error(`edge ${bindings.INSTANCE_ID ?? ""}: workerd stopped answering on port ${port}; exiting`);
+      await edge.stop().catch(() => undefined);
+      process.exit(1);
+    }
+  }, 250).unref();
+}
+
+main().catch((error: unknown) => {
+  console.error(`edge: ${(error as Error).stack ?? error}`);
+  process.exit(1);
+});

@@ -1,0 +1,458 @@
+import { describe, expect, it } from "vitest";
+import type { LimitSpec } from "../../../lua";
+import {
+  type CompiledPolicies,
+  DEFAULT_POLICIES,
+  DEFAULT_POLICIES_JSON,
+  matchRoute,
+  normalizePathname,
+  type PoliciesDocument,
+  parsePolicies,
+  parseRefill,
+  pathPattern,
+} from "../../../workers/policies";
+
+// biome-ignore lint/suspicious/noExplicitAny: tests break documents on purpose, in ways the types forbid.
+type Loose = any;
+
+/** A fresh copy of the default document, edited by `edit`, then parsed. */
+function parseEdited(edit: (doc: Loose) => void) {
+  const doc: Loose = structuredClone(DEFAULT_POLICIES);
+  edit(doc);
+  return parsePolicies(doc);
+}
+
+function errorOf(result: ReturnType<typeof parsePolicies>): string {
+  if (result.ok) throw new Error("expected the document to be rejected");
+  return result.error;
+}
+
+function compiled(input: unknown): CompiledPolicies {
+  const result = parsePolicies(input);
+  if (!result.ok) throw new Error(result.error);
+  return result.value;
+}
+
+const REFILL_HINT =
+  'is not a refill rate (expected "<tokens>/<period>", period ms|s|m|h|d, e.g. "5/s" or "100/10m")';
+const KEY_HINT =
+  'is not a key source (expected "ip" or "header:<name>" with an HTTP header name, e.g. "header:x-api-key")';
+const NAME_HINT = 'is not a valid name (1 to 64 characters: letters, digits, "_", "." or "-")';
+
+describe("parseRefill", () => {
+  it.each([
+    ["5/s", 5, 1000],
+    ["10000/d", 10000, 86_400_000],
+    ["5/10s", 5, 10_000],
+    ["100/500ms", 100, 500],
+    ["3/2m", 3, 120_000],
+    ["1/h", 1, 3_600_000],
+    ["1/1ms", 1, 1],
+    ["1000000000/s", 1_000_000_000, 1000],
+  ])("%s → %d tokens per %d ms", (text, tokens, intervalMs) => {
+    expect(parseRefill(text)).toEqual({ ok: true, value: { tokens, intervalMs } });
+  });
+
+  it.each(["10/fortnight", "5", "5/", "/s", "-1/s", "5/s ", " 5/s", "5/S", "1.5/s", "5/1.5s", "5/-1s", ""])(
+    "rejects %j",
+    (text) => {
+      expect(parseRefill(text)).toEqual({ ok: false, error: `${JSON.stringify(text)} ${REFILL_HINT}` });
+    },
+  );
+
+  it("rejects zero tokens, too many tokens and zero-length periods with their own reasons", () => {
+    expect(parseRefill("0/s")).toEqual({
+      ok: false,
+      error: '"0/s" has 0 tokens per period (expected 1 to 1000000000)',
+    });
+    expect(parseRefill("1000000001/s")).toEqual({
+      ok: false,
+      error: '"1000000001/s" has 1000000001 tokens per period (expected 1 to 1000000000)',
+    });
+    expect(parseRefill("5/0s")).toEqual({
+      ok: false,
+      error: '"5/0s" has a zero-length period (the count before the unit must be at least 1)',
+    });
+    expect(parseRefill("1/99999999999999999d")).toEqual({
+      ok: false,
+      error:
+        '"1/99999999999999999d" has a period too long to count in milliseconds (max 9007199254740991 ms)',
+    });
+  });
+});
+
+describe("parsePolicies: the default document", () => {
+  const value = compiled(DEFAULT_POLICIES);
+
+  it("compiles every limit to the LimitSpec the Lua script takes", () => {
+    const specs: Record<string, LimitSpec[]> = Object.fromEntries(
+      [...value.policies].map(([name, policy]) => [name, policy.limits]),
+    );
+    expect(specs).toEqual({
+      default: [{ name: "burst", capacity: 10, refillTokens: 5, refillIntervalMs: 1000 }],
+      api: [
+        { name: "second", capacity: 20, refillTokens: 10, refillIntervalMs: 1000 },
+        { name: "day", capacity: 10000, refillTokens: 10000, refillIntervalMs: 86_400_000 },
+      ],
+    });
+  });
+
+  it("fills in defaults for the prefix, fail mode, mode, timeout, cost, fallback and cors", () => {
+    const { prefix, cors } = compiled({
+      policies: DEFAULT_POLICIES.policies,
+      routes: DEFAULT_POLICIES.routes,
+    });
+    expect({ prefix, cors }).toEqual({ prefix: "erl", cors: { origins: [] } });
+    const def = value.policies.get("default");
+    expect(def && { ...def, limits: undefined }).toEqual({
+      name: "default",
+      limits: undefined,
+      onError: "open",
+      mode: "enforce",
+      timeoutMs: 50,
+    });
+    const api = value.policies.get("api");
+    expect(api && [api.onError, api.mode, api.timeoutMs]).toEqual(["closed", "enforce", 50]);
+    const routes = value.routes.map(({ path, methods, policy, key, fallback, cost }) => ({
+      path,
+      methods,
+      policy: policy.name,
+      key,
+      fallback,
+      cost,
+    }));
+    expect(routes).toEqual([
+      {
+        path: "/api/*",
+        methods: ["GET", "POST"],
+        policy: "api",
+        key: { kind: "header", name: "x-api-key" },
+        fallback: null,
+        cost: 1,
+      },
+      { path: "/*", methods: null, policy: "default", key: { kind: "ip" }, fallback: null, cost: 1 },
+    ]);
+  });
+
+  it("routes point at the same policy objects as the map", () => {
+    expect(value.routes[0]?.policy).toBe(value.policies.get("api"));
+    expect(value.routes[1]?.policy).toBe(value.policies.get("default"));
+  });
+
+  it("parses the JSON text form to the same result", () => {
+    const fromText = compiled(DEFAULT_POLICIES_JSON);
+    expect(fromText.prefix).toBe("erl");
+    expect([...fromText.policies]).toEqual([...value.policies]);
+    expect(JSON.parse(DEFAULT_POLICIES_JSON)).toEqual(DEFAULT_POLICIES);
+  });
+
+  it("keeps explicit values over defaults", () => {
+    const doc: PoliciesDocument = {
+      prefix: "rl.v2",
+      policies: {
+        p: {
+          limits: [{ name: "m", capacity: 3, refill: "3/2m" }],
+          onError: "closed",
+          mode: "shadow",
+          timeoutMs: 10_000,
+        },
+      },
+      routes: [{ path: "/x", policy: "p", key: "header:X-Client-ID", fallback: "ip", cost: 0 }],
+      cors: { origins: ["https://app.example.com", "http://localhost:8080"] },
+    };
+    const out = compiled(doc);
+    expect(out.prefix).toBe("rl.v2");
+    expect(out.policies.get("p")).toEqual({
+      name: "p",
+      limits: [{ name: "m", capacity: 3, refillTokens: 3, refillIntervalMs: 120_000 }],
+      onError: "closed",
+      mode: "shadow",
+      timeoutMs: 10_000,
+    });
+    expect(out.routes[0]?.key).toEqual({ kind: "header", name: "x-client-id" });
+    expect(out.routes[0]?.fallback).toEqual({ kind: "ip" });
+    expect(out.routes[0]?.cost).toBe(0);
+    expect(out.cors).toEqual({ origins: ["https://app.example.com", "http://localhost:8080"] });
+  });
+
+  it('normalises cors origins: "*" alone or in a list means every origin; duplicates collapse', () => {
+    const withCors = (origins: unknown) => compiled({ ...DEFAULT_POLICIES, cors: { origins } }).cors;
+    expect(withCors("*")).toEqual({ origins: "*" });
+    expect(withCors(["*"])).toEqual({ origins: "*" });
+    expect(withCors(["https://a.example", "https://a.example"])).toEqual({ origins: ["https://a.example"] });
+    expect(withCors([])).toEqual({ origins: [] });
+  });
+});
+
+describe("route matching", () => {
+  const value = compiled(DEFAULT_POLICIES);
+  const policyFor = (method: string, path: string) => matchRoute(value, method, path)?.policy.name ?? null;
+
+  it("takes the first matching route in document order, honouring methods", () => {
+    expect(policyFor("GET", "/api/keys")).toBe("api");
+    expect(policyFor("POST", "/api/x/y/z")).toBe("api");
+    expect(policyFor("GET", "/api/")).toBe("api");
+    expect(policyFor("GET", "/api")).toBe("api");
+    expect(policyFor("DELETE", "/api/keys")).toBe("default");
+    expect(policyFor("GET", "/apix")).toBe("default");
+    expect(policyFor("GET", "/")).toBe("default");
+    expect(policyFor("PUT", "/anything/at/all")).toBe("default");
+  });
+
+  it("lets HEAD follow GET and compares methods case-insensitively", () => {
+    expect(policyFor("HEAD", "/api/keys")).toBe("api");
+    expect(policyFor("post", "/api/keys")).toBe("api");
+    const headOnly = compiled({
+      policies: DEFAULT_POLICIES.policies,
+      routes: [{ path: "/*", methods: ["POST"], policy: "api", key: "ip" }],
+    });
+    expect(matchRoute(headOnly, "HEAD", "/x")).toBeNull();
+  });
+
+  it("returns null when no route matches", () => {
+    const narrow = compiled({
+      policies: DEFAULT_POLICIES.policies,
+      routes: [{ path: "/login", methods: ["POST"], policy: "default", key: "ip" }],
+    });
+    expect(matchRoute(narrow, "POST", "/login")?.path).toBe("/login");
+    expect(matchRoute(narrow, "POST", "/login/")).toBeNull();
+    expect(matchRoute(narrow, "GET", "/login")).toBeNull();
+    expect(matchRoute(narrow, "POST", "/other")).toBeNull();
+  });
+
+  it("treats * anywhere as any characters and everything else literally", () => {
+    expect(pathPattern("/users/*/avatar").test("/users/42/avatar")).toBe(true);
+    expect(pathPattern("/users/*/avatar").test("/users/a/b/avatar")).toBe(true);
+    expect(pathPattern("/users/*/avatar").test("/users/42/avatar.png")).toBe(false);
+    expect(pathPattern("/v1.0/*").test("/v1x0/a")).toBe(false);
+    expect(pathPattern("/files/*.json").test("/files/a/b.json")).toBe(true);
+    expect(pathPattern("/*").test("/")).toBe(true);
+  });
+
+  it("matches equivalent spellings of a path: unreserved escapes decoded, repeated slashes merged", () => {
+    expect(normalizePathname("//%61pi///keys")).toBe("/api/keys");
+    expect(normalizePathname("/a%2Fb/%7e%2D%5F%2E")).toBe("/a%2Fb/~-_.");
+    expect(policyFor("GET", "/%61pi/keys")).toBe("api");
+    expect(policyFor("GET", "//api/keys")).toBe("api");
+  });
+});
+
+describe("parsePolicies: errors name the field, the value and the reason", () => {
+  it("bad refill", () => {
+    expect(errorOf(parseEdited((d) => (d.policies.api.limits[1].refill = "10/fortnight")))).toBe(
+      `policies.api.limits[1].refill: "10/fortnight" ${REFILL_HINT}`,
+    );
+    expect(errorOf(parseEdited((d) => (d.policies.default.limits[0].refill = 5)))).toBe(
+      `policies.default.limits[0].refill: 5 ${REFILL_HINT}`,
+    );
+    expect(errorOf(parseEdited((d) => (d.policies.default.limits[0].refill = "0/s")))).toBe(
+      'policies.default.limits[0].refill: "0/s" has 0 tokens per period (expected 1 to 1000000000)',
+    );
+  });
+
+  it("unknown policy in a route", () => {
+    expect(errorOf(parseEdited((d) => (d.routes[1].policy = "apii")))).toBe(
+      'routes[1].policy: "apii" is not a defined policy (defined: "default", "api")',
+    );
+    // Names inherited from Object.prototype are not policies.
+    expect(errorOf(parseEdited((d) => (d.routes[0].policy = "toString")))).toBe(
+      'routes[0].policy: "toString" is not a defined policy (defined: "default", "api")',
+    );
+  });
+
+  it("duplicate limit names", () => {
+    expect(errorOf(parseEdited((d) => (d.policies.api.limits[1].name = "second")))).toBe(
+      'policies.api.limits[1].name: "second" is also the name of limits[0] (limit names must be unique within a policy)',
+    );
+  });
+
+  it.each([
+    [0, "0"],
+    [1.5, "1.5"],
+    [1_000_000_001, "1000000001"],
+    [-1, "-1"],
+    ["10", '"10"'],
+  ])("capacity %j", (capacity, shown) => {
+    expect(errorOf(parseEdited((d) => (d.policies.default.limits[0].capacity = capacity)))).toBe(
+      `policies.default.limits[0].capacity: ${shown} is not an integer from 1 to 1000000000`,
+    );
+  });
+
+  it("capacity × refill interval beyond Number.MAX_SAFE_INTEGER", () => {
+    expect(errorOf(parseEdited((d) => (d.policies.api.limits[1].capacity = 1_000_000_000)))).toBe(
+      "policies.api.limits[1].capacity: 1000000000 × refill interval 86400000 ms exceeds Number.MAX_SAFE_INTEGER " +
+        "(9007199254740991): the Lua script stores tokens scaled by the interval as exact integers; " +
+        "lower the capacity or shorten the refill period",
+    );
+    // 104249991 × 86400000 = 9007199222400000 fits; one more does not.
+    expect(parseEdited((d) => (d.policies.api.limits[1].capacity = 104_249_991)).ok).toBe(true);
+    expect(parseEdited((d) => (d.policies.api.limits[1].capacity = 104_249_992)).ok).toBe(false);
+  });
+
+  it("unknown fields, at every level", () => {
+    expect(
+      errorOf(
+        parseEdited((d) => {
+          d.polices = {};
+          d.policies.api.onErorr = "open";
+          d.policies.api.limits[0].burst = 5;
+          d.routes[0].methdos = ["GET"];
+        }),
+      ),
+    ).toBe(
+      [
+        "policies.api.limits[0].burst: unknown field (expected one of: name, capacity, refill)",
+        "policies.api.onErorr: unknown field (expected one of: limits, onError, mode, timeoutMs)",
+        "routes[0].methdos: unknown field (expected one of: path, methods, policy, key, fallback, cost)",
+        "polices: unknown field (expected one of: prefix, policies, routes, cors)",
+      ].join("; "),
+    );
+    expect(errorOf(parseEdited((d) => (d.cors = { origin: "*" })))).toBe(
+      "cors.origins: required field is missing; cors.origin: unknown field (expected one of: origins)",
+    );
+  });
+
+  it("bad key syntax", () => {
+    expect(
+      errorOf(
+        parseEdited((d) => {
+          d.routes[0].key = "header:";
+          d.routes[0].fallback = "cookie:session";
+          d.routes[1].key = "header:x api key";
+        }),
+      ),
+    ).toBe(
+      [
+        `routes[0].key: "header:" ${KEY_HINT}`,
+        `routes[0].fallback: "cookie:session" ${KEY_HINT}`,
+        `routes[1].key: "header:x api key" ${KEY_HINT}`,
+      ].join("; "),
+    );
+    expect(errorOf(parseEdited((d) => (d.routes[1].key = "IP")))).toBe(`routes[1].key: "IP" ${KEY_HINT}`);
+  });
+
+  it("bad JSON text", () => {
+    expect(errorOf(parsePolicies('{"policies": }'))).toMatch(/^policies document is not valid JSON: \S/);
+    expect(errorOf(parsePolicies("{bad"))).toBe(`policies document is not valid JSON: ${jsonError("{bad")}`);
+    expect(errorOf(parsePolicies(""))).toBe(`policies document is not valid JSON: ${jsonError("")}`);
+  });
+
+  it("bad prefix and policy names", () => {
+    expect(errorOf(parseEdited((d) => (d.prefix = "erl:v2")))).toBe(`prefix: "erl:v2" ${NAME_HINT}`);
+    expect(errorOf(parseEdited((d) => (d.prefix = "")))).toBe(`prefix: "" ${NAME_HINT}`);
+    expect(errorOf(parseEdited((d) => (d.prefix = "x".repeat(65))))).toBe(
+      `prefix: "${"x".repeat(65)}" ${NAME_HINT}`,
+    );
+    expect(errorOf(parseEdited((d) => (d.policies["bad name"] = d.policies.api)))).toBe(
+      `policies["bad name"]: name "bad name" ${NAME_HINT}`,
+    );
+    expect(errorOf(parseEdited((d) => (d.policies.api.limits[0].name = "per second")))).toBe(
+      `policies.api.limits[0].name: "per second" ${NAME_HINT}`,
+    );
+  });
+
+  it("missing fields, wrong types and the wrong number of limits", () => {
+    expect(errorOf(parsePolicies({ routes: [] }))).toBe("policies: required field is missing");
+    expect(errorOf(parsePolicies(5))).toBe("document: 5 is not an object");
+    expect(errorOf(parsePolicies("[]"))).toBe("document: [] is not an object");
+    expect(errorOf(parseEdited((d) => delete d.routes[1].key))).toBe(
+      "routes[1].key: required field is missing",
+    );
+    expect(errorOf(parseEdited((d) => (d.policies = {})))).toBe(
+      "policies: {} must define at least one policy",
+    );
+    expect(errorOf(parseEdited((d) => (d.policies.api.limits = [])))).toBe(
+      "policies.api.limits: [] must list 1 to 8 limits",
+    );
+    const nine = Array.from({ length: 9 }, (_, i) => ({ name: `l${i}`, capacity: 1, refill: "1/s" }));
+    expect(errorOf(parseEdited((d) => (d.policies.api.limits = nine)))).toBe(
+      "policies.api.limits: an array of 9 entries must list 1 to 8 limits",
+    );
+    expect(errorOf(parseEdited((d) => (d.routes = { path: "/" })))).toBe(
+      'routes: {"path":"/"} is not a list of routes',
+    );
+  });
+
+  it("bad policy options", () => {
+    expect(
+      errorOf(
+        parseEdited((d) => {
+          d.policies.api.onError = "opne";
+          d.policies.api.mode = "dry-run";
+          d.policies.api.timeoutMs = 0;
+          d.policies.default.timeoutMs = 10_001;
+        }),
+      ),
+    ).toBe(
+      [
+        "policies.default.timeoutMs: 10001 is not an integer from 1 to 10000",
+        'policies.api.onError: "opne" is not "open" or "closed"',
+        'policies.api.mode: "dry-run" is not "enforce" or "shadow"',
+        "policies.api.timeoutMs: 0 is not an integer from 1 to 10000",
+      ].join("; "),
+    );
+  });
+
+  it("bad routes: path, methods, cost", () => {
+    expect(
+      errorOf(
+        parseEdited((d) => {
+          d.routes[0].path = "api/*";
+          d.routes[0].methods = ["get", "POST"];
+          d.routes[0].cost = -1;
+          d.routes[1].methods = [];
+          d.routes[1].cost = 1_000_001;
+        }),
+      ),
+    ).toBe(
+      [
+        'routes[0].path: "api/*" is not a route path (expected "/" followed by the path, "*" matching any characters, e.g. "/api/*"; no spaces, query or fragment)',
+        'routes[0].methods[0]: "get" is not an uppercase HTTP method (e.g. "GET")',
+        "routes[0].cost: -1 is not an integer from 0 to 1000000",
+        "routes[1].methods: [] must list at least one method (omit the field to match every method)",
+        "routes[1].cost: 1000001 is not an integer from 0 to 1000000",
+      ].join("; "),
+    );
+    expect(errorOf(parseEdited((d) => (d.routes[1].path = "/search?q=*")))).toMatch(
+      /^routes\[1\]\.path: "\/search\?q=\*" is not a route path/,
+    );
+  });
+
+  it("bad cors origins", () => {
+    const withCors = (origins: unknown) => errorOf(parsePolicies({ ...DEFAULT_POLICIES, cors: { origins } }));
+    const hint =
+      'is not an origin (expected "*" or "<scheme>://<host>[:<port>]" in lowercase with no path, e.g. "https://app.example.com")';
+    expect(withCors(["https://app.example.com/", "https://App.example.com", 5])).toBe(
+      [
+        `cors.origins[0]: "https://app.example.com/" ${hint}`,
+        `cors.origins[1]: "https://App.example.com" ${hint}`,
+        `cors.origins[2]: 5 ${hint}`,
+      ].join("; "),
+    );
+    expect(withCors("https://app.example.com")).toBe(
+      'cors.origins: "https://app.example.com" is not "*" or a list of origins',
+    );
+    expect(withCors(["*", "https://app.example.com"])).toBe(
+      'cors.origins: ["*","https://app.example.com"] mixes "*" with other origins (use "*" alone to allow every origin)',
+    );
+  });
+
+  it("shortens long values in messages", () => {
+    const long = `${"9".repeat(100)}/s`;
+    expect(errorOf(parseEdited((d) => (d.policies.default.limits[0].refill = long)))).toBe(
+      `policies.default.limits[0].refill: "${"9".repeat(70)}"… (102 characters) has too many tokens per period (expected 1 to 1000000000)`,
+    );
+    expect(errorOf(parseEdited((d) => (d.policies.default.limits[0].refill = "x".repeat(100))))).toBe(
+      `policies.default.limits[0].refill: "${"x".repeat(70)}"… (100 characters) ${REFILL_HINT}`,
+    );
+  });
+});
+
+function jsonError(text: string): string {
+  try {
+    JSON.parse(text);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error("expected invalid JSON");
+}
