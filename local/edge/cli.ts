@@ -74,7 +74,8 @@ async function main(): Promise<void> {
     missed = (await portOpen(port)) ? 0 : missed + 1;
     if (missed >= 2) {
       console.error(`edge ${bindings.INSTANCE_ID ?? ""}: workerd stopped answering on port ${port}; exiting`);
-      await edge.stop().catch(() => undefined);
+      // Disposing may wait on the dead runtime; don't let that keep a dead instance around.
+      await Promise.race([edge.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
       process.exit(1);
     }
   }, 250).unref();

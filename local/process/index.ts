@@ -52,6 +52,9 @@ export function spawnManaged(
     env: options.env ?? process.env,
     cwd: options.cwd,
     stdio: ["ignore", "pipe", "pipe"],
+    // Its own process group: a terminal's Ctrl-C reaches only the parent, which then stops children in
+    // order, instead of every child dying at once and looking like a crash to the supervisor.
+    detached: true,
   });
   let output = "";
   const keep = (chunk: Buffer) => {

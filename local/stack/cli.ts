@@ -1,0 +1,149 @@
+/** @module `npm start`: builds the worker, starts the local stack, prints its status, stops it on Ctrl-C. */
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { parsePolicies } from "../../workers/policies";
+import { ensureSystemDeps } from "../system-deps";
+import { type Stack, startStack } from "./index";
+
+const HELP = `Usage: npm start -- [options]
+
+Starts the local stack: its own Redis, the Upstash-compatible REST proxy, N workerd instances of the
+bundled worker and an NGINX round-robin gateway in front of them. Ctrl-C (or SIGTERM) stops everything.
+
+Options:
+  --port <n>           NGINX port (default 8080)
+  --instances <n>      workerd instances behind NGINX (default 3)
+  --policies <file>    policies document (JSON, see docs/configuration.md); default: the built-in one
+  --upstream <url>     forward allowed requests here (default: a demo JSON answer)
+  --check-token <t>    turn on the check API (POST /v1/check, /v1/buckets) with this bearer token
+  --redis-url <url>    use this Redis instead of starting one (e.g. redis://127.0.0.1:6379)
+  --proxy-port <n>     REST proxy port (default 8079)
+  --limiting off       run the same stack with rate limiting turned off (benchmark baseline)
+  --no-build           skip \`npm run build\` (use the existing dist/worker bundle)
+  -h, --help           show this help
+
+Ready when GET http://127.0.0.1:<port>/healthz answers 200.`;
+
+function fail(message: string): never {
+  console.error(`npm start: ${message}\n\nRun \`npm start -- --help\` for usage.`);
+  process.exit(2);
+}
+
+function integer(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max)
+    fail(`--${name}: expected a whole number ${min}–${max}, got "${value}"`);
+  return n;
+}
+
+function readPolicies(file: string | undefined): string | undefined {
+  if (!file) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    fail(`--policies: cannot read ${file}: ${(error as Error).message}`);
+  }
+  const parsed = parsePolicies(text);
+  if (!parsed.ok) fail(`--policies ${file}: ${parsed.error}`);
+  return text;
+}
+
+function printStatus(stack: Stack): void {
+  const rows = stack.status().map((p) => [p.name, p.address, String(p.pid)]);
+  const header = ["component", "address", "pid"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ");
+  console.log(`\n${line(header)}\n${widths.map((w) => "-".repeat(w)).join("  ")}`);
+  for (const row of rows) console.log(line(row));
+  console.log(`\nGateway ready: ${stack.url}`);
+  console.log(`Try:  curl -i ${stack.url}/hello`);
+  console.log(
+    `      for i in $(seq 12); do curl -s -o /dev/null -w '%{http_code} ' ${stack.url}/hello; done; echo`,
+  );
+  console.log("Ctrl-C stops everything.\n");
+}
+
+async function main(): Promise<void> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        port: { type: "string" },
+        instances: { type: "string" },
+        policies: { type: "string" },
+        upstream: { type: "string" },
+        "check-token": { type: "string" },
+        "redis-url": { type: "string" },
+        "proxy-port": { type: "string" },
+        limiting: { type: "string" },
+        "no-build": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
+  const str = (k: string) => values[k] as string | undefined;
+  const port = integer("port", str("port"), 8080, 0, 65535);
+  const proxyPort = integer("proxy-port", str("proxy-port"), 8079, 0, 65535);
+  const instances = integer("instances", str("instances"), 3, 1, 16);
+  const limiting = str("limiting") ?? "on";
+  if (limiting !== "on" && limiting !== "off") fail(`--limiting: expected "on" or "off", got "${limiting}"`);
+  const upstream = str("upstream");
+  if (upstream !== undefined && !/^https?:\/\/\S+$/.test(upstream))
+    fail(`--upstream: expected an http(s) URL, got "${upstream}"`);
+  const redisUrl = str("redis-url");
+  if (redisUrl !== undefined && !/^redis:\/\/\S+$/.test(redisUrl))
+    fail(`--redis-url: expected redis://host:port, got "${redisUrl}"`);
+  const policies = readPolicies(str("policies"));
+
+  const deps = ensureSystemDeps(redisUrl ? ["nginx"] : ["redis", "nginx"]);
+  if (!deps.ok) fail(deps.error);
+  if (!values["no-build"]) {
+    console.log("Building the worker (npm run build)…");
+    const build = spawnSync("npm", ["run", "build", "--silent"], { stdio: "inherit" });
+    if (build.status !== 0) fail("npm run build failed (see above)");
+  }
+
+  console.log(`Starting Redis, the REST proxy, ${instances} workerd instance(s) and NGINX…`);
+  const stack = await startStack({
+    port,
+    proxyPort,
+    instances,
+    policies,
+    upstream,
+    checkToken: str("check-token"),
+    redisUrl,
+    limitingOff: limiting === "off",
+    log: (line) => console.log(line),
+    onFatal: () => process.exit(1),
+  }).catch((error: Error) => fail(`could not start the stack: ${error.message}`));
+  printStatus(stack);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping the stack…`);
+    await stack.stop();
+    console.log("Stopped.");
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+}
+
+void main();

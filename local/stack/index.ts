@@ -1,0 +1,179 @@
+/** @module The local stack: Redis → REST proxy → N workerd edge instances → NGINX, supervised, on loopback. */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startNginx } from "../../nginx";
+import { freePort, type ManagedProcess, spawnManaged, waitUntil } from "../process";
+import { pingRedis, startRedis } from "../redis";
+import { type PartStatus, Supervisor } from "./supervisor";
+
+const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+export interface StackOptions {
+  /** NGINX's port (default 8080; 0 = a free port). */
+  port?: number;
+  /** workerd instances behind NGINX (default 3). */
+  instances?: number;
+  /** The policies document as JSON text (validated by the caller); the worker's default when absent. */
+  policies?: string;
+  upstream?: string;
+  checkToken?: string;
+  /** Use this Redis instead of starting one. */
+  redisUrl?: string;
+  /** The REST proxy's port (default 8079; 0 = a free port). */
+  proxyPort?: number;
+  /** Limiting off: the same stack answering without Redis calls (benchmark baseline). */
+  limitingOff?: boolean;
+  log?: (line: string) => void;
+  /** Called when a part keeps dying; the stack is already stopping. */
+  onFatal?: (reason: string) => void;
+}
+
+export interface Stack {
+  url: string;
+  proxyUrl: string;
+  redisUrl: string;
+  edgeUrls: string[];
+  supervisor: Supervisor;
+  status(): PartStatus[];
+  stop(): Promise<void>;
+}
+
+async function portFor(wanted: number | undefined, fallback: number): Promise<number> {
+  const port = wanted ?? fallback;
+  return port === 0 ? freePort() : port;
+}
+
+/** Starts a TypeScript entry of this repo as a Node child, stopping it if it never becomes ready. */
+async function startNodePart(
+  name: string,
+  entry: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready: () => Promise<boolean>,
+): Promise<ManagedProcess> {
+  const child = spawnManaged(name, process.execPath, ["--import", "tsx", entry, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+  });
+  try {
+    await waitUntil(`${name} ready`, ready, { timeoutMs: 30_000, process: child });
+  } catch (error) {
+    await child.stop();
+    throw error;
+  }
+  return child;
+}
+
+const answers = (url: string) => () =>
+  fetch(url)
+    .then((r) => r.status === 200)
+    .catch(() => false);
+
+/**
+ * Starts the whole local topology and supervises it. Resolves when NGINX serves `/healthz`.
+ *
+ * @example
+ * const stack = await startStack({ port: 0, instances: 3, log: console.log });
+ * await fetch(`${stack.url}/anything`, { headers: {} });
+ * await stack.stop();
+ */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const log = options.log ?? (() => undefined);
+  const instances = options.instances ?? 3;
+  const runDir = await mkdtemp(join(tmpdir(), "edge-rate-limiter-"));
+  let stopped: Promise<void> | undefined;
+  const supervisor = new Supervisor(log, (reason) => {
+    log(`stack: ${reason}; stopping`);
+    void stop().then(() => options.onFatal?.(reason));
+  });
+  const stop = () => {
+    stopped ??= supervisor.stopAll().then(() => rm(runDir, { recursive: true, force: true }));
+    return stopped;
+  };
+
+  try {
+    let redisUrl = options.redisUrl;
+    if (!redisUrl) {
+      const redisPort = await freePort();
+      redisUrl = `redis://127.0.0.1:${redisPort}`;
+      await supervisor.add({
+        name: "redis",
+        address: `127.0.0.1:${redisPort}`,
+        start: async () => (await startRedis({ port: redisPort })).process,
+      });
+    } else if (!(await pingRedis(Number(new URL(redisUrl).port || 6379), new URL(redisUrl).hostname))) {
+      throw new Error(`--redis-url ${redisUrl}: no Redis answers PING there`);
+    }
+
+    const proxyPort = await portFor(options.proxyPort, 8079);
+    const proxyUrl = `http://127.0.0.1:${proxyPort}`;
+    const proxyToken = randomBytes(24).toString("hex");
+    await supervisor.add({
+      name: "rest-proxy",
+      address: `127.0.0.1:${proxyPort}`,
+      start: () =>
+        startNodePart(
+          "rest-proxy",
+          "local/rest-proxy/cli.ts",
+          ["--port", String(proxyPort), "--redis", redisUrl],
+          // The token travels in the environment, not argv, so `ps` does not show it.
+          { PROXY_TOKEN: proxyToken },
+          () => fetch(`${proxyUrl}/healthz`).then((r) => r.status > 0),
+        ),
+    });
+
+    const edgePorts: number[] = [];
+    for (let i = 1; i <= instances; i++) {
+      const port = await freePort();
+      edgePorts.push(port);
+      const env: NodeJS.ProcessEnv = {
+        INSTANCE_ID: `edge-${i}`,
+        UPSTASH_REDIS_REST_URL: proxyUrl,
+        UPSTASH_REDIS_REST_TOKEN: proxyToken,
+        POLICIES: options.policies ?? "",
+        UPSTREAM_URL: options.upstream ?? "",
+        CHECK_API_TOKEN: options.checkToken ?? "",
+        RATE_LIMIT_DISABLED: options.limitingOff ? "true" : "",
+      };
+      await supervisor.add({
+        name: `edge-${i}`,
+        address: `127.0.0.1:${port}`,
+        start: () =>
+          startNodePart(
+            `edge-${i}`,
+            "local/edge/cli.ts",
+            ["--port", String(port)],
+            env,
+            answers(`http://127.0.0.1:${port}/healthz`),
+          ),
+      });
+    }
+
+    const port = await portFor(options.port, 8080);
+    await supervisor.add({
+      name: "nginx",
+      address: `127.0.0.1:${port}`,
+      start: () => startNginx({ port, edgePorts, runDir }),
+    });
+    const url = `http://127.0.0.1:${port}`;
+    await waitUntil("the stack answers /healthz through NGINX", answers(`${url}/healthz`), {
+      timeoutMs: 15_000,
+    });
+
+    return {
+      url,
+      proxyUrl,
+      redisUrl,
+      edgeUrls: edgePorts.map((p) => `http://127.0.0.1:${p}`),
+      supervisor,
+      status: () => supervisor.status(),
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
