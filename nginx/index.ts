@@ -7,39 +7,38 @@ import { ensureSystemDeps } from "../local/system-deps";
 
 const TEMPLATE = fileURLToPath(new URL("./nginx.conf.template", import.meta.url));
 
+export interface GatewayOptions {
+  /** `host:port` NGINX listens on. */
+  listen: string;
+  /** `host:port` of each edge instance. */
+  edges: string[];
+  /** Where the rendered config, pid file, temp files and access log go. */
+  runDir: string;
+}
+
 /**
- * The config text for a gateway on `port` in front of `edgePorts` (127.0.0.1), writing under `runDir`.
+ * The config text for a gateway on `listen` in front of `edges`.
  *
  * @example
- * const conf = await renderNginxConfig({ port: 8080, edgePorts: [9001, 9002, 9003], runDir: "/tmp/erl" });
+ * const conf = await renderNginxConfig({ listen: "127.0.0.1:8080", edges: ["127.0.0.1:9001"], runDir: "/tmp/erl" });
  */
-export async function renderNginxConfig(options: {
-  port: number;
-  edgePorts: number[];
-  runDir: string;
-}): Promise<string> {
-  const servers = options.edgePorts
-    .map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=2s;`)
-    .join("\n");
+export async function renderNginxConfig(options: GatewayOptions): Promise<string> {
+  const servers = options.edges.map((edge) => `    server ${edge} max_fails=1 fail_timeout=2s;`).join("\n");
   const template = await readFile(TEMPLATE, "utf8");
   return template
     .replaceAll("{{RUN_DIR}}", options.runDir)
-    .replaceAll("{{PORT}}", String(options.port))
+    .replaceAll("{{LISTEN}}", options.listen)
     .replaceAll("{{UPSTREAM_SERVERS}}", servers);
 }
 
 /**
- * Writes the config into `runDir` and starts `nginx -g 'daemon off;'`, resolving once it answers on `port`.
+ * Writes the config into `runDir` and starts `nginx -g 'daemon off;'`, resolving once it answers on `listen`.
  *
  * @example
- * const nginx = await startNginx({ port: 8080, edgePorts, runDir });
+ * const nginx = await startNginx({ listen: "127.0.0.1:8080", edges: ["127.0.0.1:9001"], runDir });
  * await nginx.stop();
  */
-export async function startNginx(options: {
-  port: number;
-  edgePorts: number[];
-  runDir: string;
-}): Promise<ManagedProcess> {
+export async function startNginx(options: GatewayOptions): Promise<ManagedProcess> {
   const deps = ensureSystemDeps(["nginx"]);
   if (!deps.ok) throw new Error(deps.error);
   await mkdir(options.runDir, { recursive: true });
@@ -47,9 +46,10 @@ export async function startNginx(options: {
   await writeFile(confPath, await renderNginxConfig(options));
   const args = ["-p", options.runDir, "-c", confPath, "-e", "stderr", "-g", "daemon off;"];
   const nginx = spawnManaged("nginx", deps.paths.nginx as string, args);
+  const probe = options.listen.replace(/^0\.0\.0\.0:/, "127.0.0.1:");
   await waitUntil(
-    `nginx on port ${options.port}`,
-    () => fetch(`http://127.0.0.1:${options.port}/__ready`).then((r) => r.status > 0),
+    `nginx on ${options.listen}`,
+    () => fetch(`http://${probe}/__ready`).then((r) => r.status > 0),
     { timeoutMs: 10_000, process: nginx },
   );
   return nginx;

@@ -4,9 +4,9 @@ import { parseArgs } from "node:util";
 import type { Env } from "../../workers/config";
 import { startEdge } from "./index";
 
-const HELP = `Usage: node --import tsx local/edge/cli.ts --port <port> [--script dist/worker/worker.js]
+const HELP = `Usage: node --import tsx local/edge/cli.ts --port <port> [--host 127.0.0.1] [--script dist/worker/worker.js]
 
-Runs one instance of the bundled worker (npm run build) in workerd on 127.0.0.1:<port>.
+Runs one instance of the bundled worker (npm run build) in workerd on <host>:<port>.
 Bindings come from the environment: POLICIES, UPSTASH_REDIS_REST_URL, UPSTASH_REDIS_REST_TOKEN,
 CHECK_API_TOKEN, UPSTREAM_URL, INSTANCE_ID, RATE_LIMIT_DISABLED. The stack launcher (npm start) runs
 several of these; the process exits when workerd stops answering, so a supervisor can restart it.`;
@@ -37,10 +37,15 @@ function portOpen(port: number): Promise<boolean> {
 }
 
 async function main(): Promise<void> {
-  let values: { port?: string; script?: string; help?: boolean };
+  let values: { port?: string; host?: string; script?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
-      options: { port: { type: "string" }, script: { type: "string" }, help: { type: "boolean" } },
+      options: {
+          port: { type: "string" },
+          host: { type: "string" },
+          script: { type: "string" },
+          help: { type: "boolean" },
+        },
     }));
   } catch (error) {
     console.error(`edge: ${(error as Error).message}\n\n${HELP}`);
@@ -58,7 +63,8 @@ async function main(): Promise<void> {
   const bindings: Env = Object.fromEntries(
     BINDINGS.flatMap((k) => (process.env[k] ? [[k, process.env[k]]] : [])),
   );
-  const edge = await startEdge({ bindings, port, ...(values.script ? { scriptPath: values.script } : {}) });
+  const host = values.host ?? "127.0.0.1";
+  const edge = await startEdge({ bindings, port, host, ...(values.script ? { scriptPath: values.script } : {}) });
   console.log(`edge ${bindings.INSTANCE_ID ?? ""} listening on ${edge.url}`);
 
   const shutdown = async () => {

@@ -31,6 +31,8 @@ export interface EdgeInstance {
 export async function startEdge(options: {
   bindings: Env;
   port?: number;
+  /** Interface to listen on (default 127.0.0.1; containers need 0.0.0.0). */
+  host?: string;
   scriptPath?: string;
 }): Promise<EdgeInstance> {
   const scriptPath = options.scriptPath ?? WORKER_BUNDLE;
@@ -44,7 +46,7 @@ export async function startEdge(options: {
     modulesRules: [{ type: "Text", include: ["**/*.lua"] }],
     compatibilityDate: COMPATIBILITY_DATE,
     bindings,
-    unsafeDirectSockets: [{ host: "127.0.0.1", port }],
+    unsafeDirectSockets: [{ host: options.host ?? "127.0.0.1", port }],
   });
   await miniflare.ready;
   return {

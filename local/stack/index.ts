@@ -156,7 +156,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     await supervisor.add({
       name: "nginx",
       address: `127.0.0.1:${port}`,
-      start: () => startNginx({ port, edgePorts, runDir }),
+      start: () =>
+        startNginx({ listen: `127.0.0.1:${port}`, edges: edgePorts.map((p) => `127.0.0.1:${p}`), runDir }),
     });
     const url = `http://127.0.0.1:${port}`;
     await waitUntil("the stack answers /healthz through NGINX", answers(`${url}/healthz`), {
