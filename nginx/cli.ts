@@ -19,7 +19,9 @@ async function main(): Promise<void> {
   if (values.help) return void console.log(HELP);
   const edges = (values.edges ?? "").split(",").filter(Boolean);
   if (edges.length === 0 || edges.some((e) => !/^[\w.-]+:\d+$/.test(e))) {
-    console.error(`nginx: --edges: expected host:port[,host:port…], got ${JSON.stringify(values.edges ?? "")}\n\n${HELP}`);
+    console.error(
+      `nginx: --edges: expected host:port[,host:port…], got ${JSON.stringify(values.edges ?? "")}\n\n${HELP}`,
+    );
     process.exit(2);
   }
   const nginx = await startNginx({ listen: values.listen, edges, runDir: values["run-dir"] });

@@ -41,11 +41,11 @@ async function main(): Promise<void> {
   try {
     ({ values } = parseArgs({
       options: {
-          port: { type: "string" },
-          host: { type: "string" },
-          script: { type: "string" },
-          help: { type: "boolean" },
-        },
+        port: { type: "string" },
+        host: { type: "string" },
+        script: { type: "string" },
+        help: { type: "boolean" },
+      },
     }));
   } catch (error) {
     console.error(`edge: ${(error as Error).message}\n\n${HELP}`);
@@ -64,7 +64,12 @@ async function main(): Promise<void> {
     BINDINGS.flatMap((k) => (process.env[k] ? [[k, process.env[k]]] : [])),
   );
   const host = values.host ?? "127.0.0.1";
-  const edge = await startEdge({ bindings, port, host, ...(values.script ? { scriptPath: values.script } : {}) });
+  const edge = await startEdge({
+    bindings,
+    port,
+    host,
+    ...(values.script ? { scriptPath: values.script } : {}),
+  });
   console.log(`edge ${bindings.INSTANCE_ID ?? ""} listening on ${edge.url}`);
 
   const shutdown = async () => {

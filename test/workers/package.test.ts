@@ -21,7 +21,8 @@ const redis = {
   eval: (script, keys, args) => io.eval(script, keys.length, ...keys, ...args),
   del: (...keys) => io.del(...keys),
 };
-const parsed = parsePolicies({ policies: { p: { limits: [{ name: "b", capacity: 2, refill: "1/h" }] } }, routes: [] });
+// The first call connects and loads the script: give it more than the 50 ms default.
+const parsed = parsePolicies({ policies: { p: { limits: [{ name: "b", capacity: 2, refill: "1/h" }], timeoutMs: 2000 } }, routes: [] });
 const limiter = createLimiter({ policies: parsed.value, redis: () => redis });
 const policy = parsed.value.policies.get("p");
 const out = [];

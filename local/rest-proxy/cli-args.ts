@@ -1,0 +1,108 @@
+/** @module Command-line arguments of the REST proxy: flags, environment fallbacks and the --help text. */
+import { parseArgs } from "node:util";
+import type { Result } from "./commands";
+import {
+  DEFAULT_HOST,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_PORT,
+  DEFAULT_REDIS_CONNECTIONS,
+  DEFAULT_TIMEOUT_MS,
+  type ProxyOptions,
+} from "./options";
+
+export const HELP = `Usage: npm run proxy -- [options]
+
+Upstash-compatible Redis REST proxy: @upstash/redis talks to it exactly as it talks to Upstash.
+
+Options (environment variable in brackets):
+  --port <n>              port to listen on, 0 = any free port       [PROXY_PORT]  default ${DEFAULT_PORT}
+  --host <addr>           interface to bind                          [PROXY_HOST]  default ${DEFAULT_HOST}
+  --redis <url>           Redis to forward to                        [REDIS_URL]   default redis://127.0.0.1:6379
+  --token <t>             bearer token clients must send             [PROXY_TOKEN] required unless --insecure
+  --insecure              run without a token (only on a loopback --host)
+  --allow-all-commands    forward FLUSHALL, CONFIG, blocking pops and the other refused commands
+  --timeout-ms <n>        longest wait for Redis per request, then a JSON error   default ${DEFAULT_TIMEOUT_MS}
+  --max-body-bytes <n>    largest request body, larger ones get 413               default ${DEFAULT_MAX_BODY_BYTES}
+  --redis-connections <n> shared auto-pipelined Redis connections               default ${DEFAULT_REDIS_CONNECTIONS}
+  --strip-script-flags    compatibility for stock Redis 7.0: remove script shebang flags it does not know
+                          (e.g. "#!lua flags=allow-key-locking" from @upstash/ratelimit 2.x) before
+                          EVAL / SCRIPT LOAD, and map EVALSHA of the original script's SHA1 to the
+                          rewritten script's SHA1. Kept flags: no-writes, allow-oom, allow-stale,
+                          no-cluster, allow-cross-slot-keys.
+  --help                  show this text
+
+Example:
+  npm run proxy -- --port 8079 --redis redis://127.0.0.1:6379 --token "$(openssl rand -hex 24)"
+`;
+
+function integer(value: string | undefined, flag: string): Result<number | undefined> {
+  if (value === undefined) return { ok: true, value: undefined };
+  if (!/^\d+$/.test(value))
+    return { ok: false, error: `${flag} must be a non-negative integer (got "${value}")` };
+  return { ok: true, value: Number(value) };
+}
+
+/**
+ * Turns argv and the environment into proxy options, or says what is wrong with them.
+ *
+ * @example
+ * parseCli(["--port", "0", "--token", "t"], {}); // { ok: true, value: { help: false, options: { … } } }
+ */
+export function parseCli(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+): Result<{ help: true } | { help: false; options: ProxyOptions }> {
+  let values: ReturnType<typeof parseFlags>["values"];
+  try {
+    values = parseFlags(argv).values;
+  } catch (error) {
+    return { ok: false, error: error instanceof Error ? error.message : String(error) };
+  }
+  if (values.help) return { ok: true, value: { help: true } };
+  // An empty variable (PROXY_TOKEN= in a compose file) means "not set", not "the empty string".
+  const fromEnv = (name: string) => env[name] || undefined;
+  const port = integer(values.port ?? fromEnv("PROXY_PORT"), "--port");
+  const timeoutMs = integer(values["timeout-ms"], "--timeout-ms");
+  const maxBodyBytes = integer(values["max-body-bytes"], "--max-body-bytes");
+  const redisConnections = integer(values["redis-connections"], "--redis-connections");
+  for (const parsed of [port, timeoutMs, maxBodyBytes, redisConnections]) if (!parsed.ok) return parsed;
+  return {
+    ok: true,
+    value: {
+      help: false,
+      options: {
+        redisUrl: values.redis ?? fromEnv("REDIS_URL") ?? "redis://127.0.0.1:6379",
+        host: values.host ?? fromEnv("PROXY_HOST") ?? DEFAULT_HOST,
+        port: port.ok ? port.value : undefined,
+        token: values.token ?? fromEnv("PROXY_TOKEN"),
+        insecure: values.insecure ?? false,
+        allowAllCommands: values["allow-all-commands"] ?? false,
+        timeoutMs: timeoutMs.ok ? timeoutMs.value : undefined,
+        maxBodyBytes: maxBodyBytes.ok ? maxBodyBytes.value : undefined,
+        redisConnections: redisConnections.ok ? redisConnections.value : undefined,
+        stripScriptFlags: values["strip-script-flags"] ?? false,
+      },
+    },
+  };
+}
+
+function parseFlags(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      port: { type: "string" },
+      host: { type: "string" },
+      redis: { type: "string" },
+      token: { type: "string" },
+      insecure: { type: "boolean" },
+      "allow-all-commands": { type: "boolean" },
+      "timeout-ms": { type: "string" },
+      "max-body-bytes": { type: "string" },
+      "redis-connections": { type: "string" },
+      "strip-script-flags": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+}

@@ -1,0 +1,116 @@
+/** @module Runs the three request kinds (one command, a pipeline, a transaction) and shapes Upstash's JSON answers. */
+import { checkCommand, parseCommand, parseCommandList, type RedisCommand, type Route } from "./commands";
+import { describeRedisError, encodeReply, isRedisReplyError } from "./encoding";
+import type { RedisBackend } from "./redis-backend";
+import { createScriptFlagRewriter, type RewrittenCommand } from "./script-flags";
+
+/** A finished answer: HTTP status and the serialised JSON body. */
+export interface Answer {
+  status: number;
+  body: string;
+}
+
+/** The request kinds, by path: `/`, `/pipeline`, `/multi-exec`. */
+export interface Executor {
+  single(raw: unknown, base64: boolean): Promise<Answer>;
+  pipeline(raw: unknown, base64: boolean): Promise<Answer>;
+  multiExec(raw: unknown, base64: boolean): Promise<Answer>;
+}
+
+function errorBody(message: string): string {
+  return JSON.stringify({ error: message });
+}
+
+function resultBody(reply: unknown, base64: boolean, override: string | undefined): string {
+  const value =
+    override === undefined ? encodeReply(reply, base64) : encodeReply(Buffer.from(override), base64);
+  return `{"result":${JSON.stringify(value)}}`;
+}
+
+/**
+ * Binds the request kinds to a Redis backend and the command policy.
+ *
+ * @example
+ * const executor = createExecutor(backend, { allowAllCommands: false, stripScriptFlags: false, timeoutMs: 1000 });
+ * await executor.single(["incr", "hits"], false); // { status: 200, body: '{"result":1}' }
+ */
+export function createExecutor(
+  backend: RedisBackend,
+  options: { allowAllCommands: boolean; stripScriptFlags: boolean; timeoutMs: number },
+): Executor {
+  const { allowAllCommands, timeoutMs } = options;
+  const rewriter = options.stripScriptFlags ? createScriptFlagRewriter() : null;
+
+  function prepare(command: RedisCommand): RewrittenCommand {
+    return rewriter ? rewriter.rewrite(command) : { command };
+  }
+
+  type Runner = (command: RedisCommand) => Promise<unknown>;
+
+  function send(run: Runner, command: RedisCommand, route: Route): Promise<unknown> {
+    return route === "shared" ? run(command) : backend.runDedicated(command);
+  }
+
+  // One pipeline entry: `{"result"}` or `{"error"}`; never rejects, so Promise.all keeps every entry.
+  function entry(run: Runner, command: RedisCommand, base64: boolean): Promise<string> {
+    const allowed = checkCommand(command, allowAllCommands);
+    if (!allowed.ok) return Promise.resolve(errorBody(allowed.error));
+    const prepared = prepare(command);
+    return send(run, prepared.command, allowed.value).then(
+      (reply) => resultBody(reply, base64, prepared.replyOverride),
+      (error: unknown) => errorBody(describeRedisError(error, timeoutMs).message),
+    );
+  }
+
+  return {
+    single(raw, base64) {
+      const parsed = parseCommand(raw);
+      if (!parsed.ok) return Promise.resolve({ status: 400, body: errorBody(parsed.error) });
+      const allowed = checkCommand(parsed.value, allowAllCommands);
+      if (!allowed.ok) return Promise.resolve({ status: 400, body: errorBody(allowed.error) });
+      const prepared = prepare(parsed.value);
+      return send(backend.lane(), prepared.command, allowed.value).then(
+        (reply) => ({ status: 200, body: resultBody(reply, base64, prepared.replyOverride) }),
+        (error: unknown) => {
+          const failure = describeRedisError(error, timeoutMs);
+          return { status: failure.status, body: errorBody(failure.message) };
+        },
+      );
+    },
+
+    async pipeline(raw, base64) {
+      const parsed = parseCommandList(raw);
+      if (!parsed.ok) return { status: 400, body: errorBody(parsed.error) };
+      // All entries go to one connection in the same tick, so they ride one auto-pipelined write, in order.
+      const run = backend.lane();
+      const entries = await Promise.all(parsed.value.map((command) => entry(run, command, base64)));
+      return { status: 200, body: `[${entries.join(",")}]` };
+    },
+
+    async multiExec(raw, base64) {
+      const parsed = parseCommandList(raw);
+      if (!parsed.ok) return { status: 400, body: errorBody(parsed.error) };
+      const prepared: RewrittenCommand[] = [];
+      for (const command of parsed.value) {
+        // A refused command refuses the whole transaction: running the rest would break atomicity.
+        const allowed = checkCommand(command, allowAllCommands);
+        if (!allowed.ok) return { status: 400, body: errorBody(allowed.error) };
+        prepared.push(prepare(command));
+      }
+      try {
+        const results = await backend.transaction(prepared.map((p) => p.command));
+        const entries = results.map(([error, reply], i) =>
+          error
+            ? errorBody(
+                isRedisReplyError(error) ? error.message : describeRedisError(error, timeoutMs).message,
+              )
+            : resultBody(reply, base64, prepared[i]?.replyOverride),
+        );
+        return { status: 200, body: `[${entries.join(",")}]` };
+      } catch (error) {
+        const failure = describeRedisError(error, timeoutMs);
+        return { status: failure.status, body: errorBody(failure.message) };
+      }
+    },
+  };
+}

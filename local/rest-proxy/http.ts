@@ -1,0 +1,108 @@
+/** @module HTTP plumbing for the proxy: JSON answers, the bearer-token check and a size-limited body reader. */
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+/**
+ * Ends `res` with a JSON body that is already serialised (the hot path builds it by concatenation).
+ *
+ * @example
+ * sendJson(res, 200, '{"result":"OK"}');
+ */
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  headers?: Record<string, string>,
+): void {
+  if (res.headersSent) return;
+  const length = Buffer.byteLength(body);
+  if (headers === undefined)
+    res.writeHead(status, ["content-type", "application/json", "content-length", String(length)]);
+  else res.writeHead(status, { "content-type": "application/json", "content-length": length, ...headers });
+  res.end(body);
+}
+
+/**
+ * Ends `res` with `{"error": message}`.
+ *
+ * @example
+ * sendError(res, 401, "Unauthorized");
+ */
+export function sendError(
+  res: ServerResponse,
+  status: number,
+  message: string,
+  headers?: Record<string, string>,
+) {
+  sendJson(res, status, JSON.stringify({ error: message }), headers);
+}
+
+function sha256(text: string): Buffer {
+  return createHash("sha256").update(text, "utf8").digest();
+}
+
+/**
+ * Builds the check for `Authorization: Bearer <token>`. Both sides are hashed before the constant-time
+ * comparison, so neither the content nor the length of the token leaks through timing.
+ * With no token configured (`--insecure` on loopback) every request passes.
+ *
+ * @example
+ * const authorized = createTokenCheck("s3cret");
+ * authorized("Bearer s3cret"); // true
+ */
+export function createTokenCheck(token: string | null): (header: string | undefined) => boolean {
+  if (token === null) return () => true;
+  const expected = sha256(token);
+  return function isAuthorized(header) {
+    if (header === undefined || !header.startsWith("Bearer ")) return false;
+    return timingSafeEqual(sha256(header.slice(7)), expected);
+  };
+}
+
+/** A request body, or the reason there is none. */
+export type BodyResult = { ok: true; body: Buffer } | { ok: false; status: 413 | 400; error: string };
+
+/**
+ * Reads the whole body, giving up as soon as it exceeds `maxBytes` (by `Content-Length` or by counting),
+ * so a huge upload costs neither memory nor time.
+ *
+ * @example
+ * readBody(req, 1024 * 1024, (result) => { if (result.ok) handle(result.body); });
+ */
+export function readBody(req: IncomingMessage, maxBytes: number, done: (result: BodyResult) => void): void {
+  const tooLarge: BodyResult = {
+    ok: false,
+    status: 413,
+    error: `ERR proxy: request body larger than ${maxBytes} bytes`,
+  };
+  const declared = Number(req.headers["content-length"]);
+  if (declared > maxBytes) {
+    req.resume();
+    done(tooLarge);
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let finished = false;
+  const finish = (result: BodyResult) => {
+    if (finished) return;
+    finished = true;
+    done(result);
+  };
+  req.on("data", (chunk: Buffer) => {
+    if (finished) return;
+    size += chunk.length;
+    if (size > maxBytes) {
+      chunks.length = 0;
+      finish(tooLarge);
+      return;
+    }
+    chunks.push(chunk);
+  });
+  req.on("end", () =>
+    finish({ ok: true, body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks) }),
+  );
+  req.on("error", () =>
+    finish({ ok: false, status: 400, error: "ERR proxy: the request body could not be read" }),
+  );
+}

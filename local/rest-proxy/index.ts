@@ -1,0 +1,16 @@
+/** @module Public API of the Upstash-compatible Redis REST proxy (used by the CLI, the stack, tests and benchmarks). */
+export { checkCommand, parseCommand, parseCommandList, type RedisCommand, type Result } from "./commands";
+export { encodeReply, type JsonReply } from "./encoding";
+export {
+  DEFAULT_HOST,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_PORT,
+  DEFAULT_REDIS_CONNECTIONS,
+  DEFAULT_TIMEOUT_MS,
+  isLoopbackHost,
+  type ProxyOptions,
+  redactRedisUrl,
+  resolveProxyOptions,
+} from "./options";
+export { createScriptFlagRewriter, stripShebangFlags } from "./script-flags";
+export { createProxyServer, type ProxyServer, type RunningProxy, startProxy } from "./server";

@@ -1,0 +1,111 @@
+/** @module The proxy's command line: start-up refusals, --help, bad flags, environment variables. */
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort, spawnManaged, waitUntil } from "../../../local/process";
+import { type RedisServer, startRedis } from "../../../local/redis";
+
+const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
+const CLI = ["--import", "tsx", "local/rest-proxy/cli.ts"];
+
+function runCli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const clean = { ...process.env, PROXY_TOKEN: "", PROXY_PORT: "", PROXY_HOST: "", REDIS_URL: "", ...env };
+  const result = spawnSync(process.execPath, [...CLI, ...args], {
+    cwd: ROOT,
+    env: clean,
+    encoding: "utf8",
+    timeout: 20_000,
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe("rest-proxy CLI", () => {
+  let redis: RedisServer;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it("refuses to start without a token", () => {
+    const result = runCli(["--port", "0", "--redis", redis.url]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("refusing to start without a token: pass --token or set PROXY_TOKEN");
+  });
+
+  it("refuses --insecure on an address that is not loopback", () => {
+    const result = runCli(["--insecure", "--host", "0.0.0.0", "--port", "0", "--redis", redis.url]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("--insecure is only allowed on a loopback address");
+  });
+
+  it("prints --help and exits 0", () => {
+    const result = runCli(["--help"]);
+    expect(result.code).toBe(0);
+    for (const flag of [
+      "--port",
+      "--token",
+      "--insecure",
+      "--allow-all-commands",
+      "--timeout-ms",
+      "--strip-script-flags",
+    ]) {
+      expect(result.stdout).toContain(flag);
+    }
+  });
+
+  it("rejects unknown flags and bad numbers with exit code 2", () => {
+    const unknown = runCli(["--bogus"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("Unknown option '--bogus'");
+    const badNumber = runCli(["--timeout-ms", "soon", "--token", "t"]);
+    expect(badNumber.code).toBe(2);
+    expect(badNumber.stderr).toContain('--timeout-ms must be a non-negative integer (got "soon")');
+  });
+
+  it("takes port, token and Redis from the environment, and never prints the token", async () => {
+    const port = await freePort();
+    const token = "env-token-must-not-be-printed";
+    const child = spawnManaged("rest-proxy", process.execPath, CLI, {
+      cwd: ROOT,
+      env: { ...process.env, PROXY_PORT: String(port), PROXY_TOKEN: token, REDIS_URL: redis.url },
+    });
+    try {
+      await waitUntil("listening line", async () => child.output().includes("listening"), { process: child });
+      expect(child.output()).toContain(`rest-proxy listening on http://127.0.0.1:${port} -> ${redis.url}`);
+      expect(child.output()).not.toContain(token);
+      const res = await fetch(`http://127.0.0.1:${port}/`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}` },
+        body: '["ping"]',
+      });
+      expect(await res.json()).toEqual({ result: "PONG" });
+    } finally {
+      await child.stop();
+    }
+    expect(await child.exited).toBe(0);
+  });
+
+  it("runs without a token with --insecure on loopback", async () => {
+    const port = await freePort();
+    const child = spawnManaged(
+      "rest-proxy",
+      process.execPath,
+      [...CLI, "--insecure", "--port", String(port), "--redis", redis.url],
+      {
+        cwd: ROOT,
+        env: { ...process.env, PROXY_TOKEN: "" },
+      },
+    );
+    try {
+      await waitUntil("listening line", async () => child.output().includes("listening"), { process: child });
+      const res = await fetch(`http://127.0.0.1:${port}/`, { method: "POST", body: '["ping"]' });
+      expect(await res.json()).toEqual({ result: "PONG" });
+    } finally {
+      await child.stop();
+    }
+  });
+});
