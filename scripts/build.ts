@@ -1,6 +1,6 @@
 /** @module `npm run build`: the worker bundle (wrangler's own build), the package's JS and its type declarations. */
 import { spawnSync } from "node:child_process";
-import { rm } from "node:fs/promises";
+import { mkdir, rename, rm } from "node:fs/promises";
 import { build } from "esbuild";
 
 function run(command: string, args: string[]): void {
@@ -14,14 +14,19 @@ function run(command: string, args: string[]): void {
   }
 }
 
-await rm("dist", { recursive: true, force: true });
-
-// The bundle Miniflare runs locally is exactly what `wrangler deploy` would upload.
-run("npx", ["wrangler", "deploy", "--dry-run", "--outdir", "dist/worker"]);
+// The bundle Miniflare runs locally is exactly what `wrangler deploy` would upload. It is built aside and
+// swapped in, so instances running from dist/worker (a stack, another suite) never see a half-written one.
+await mkdir("dist", { recursive: true });
+const fresh = `dist/.worker-${process.pid}`;
+const old = `dist/.worker-old-${process.pid}`;
+run("npx", ["wrangler", "deploy", "--dry-run", "--outdir", fresh]);
+await rename("dist/worker", old).catch(() => undefined);
+await rename(fresh, "dist/worker");
+await rm(old, { recursive: true, force: true });
 
 // The package exports: plain ESM for Node and bundlers, the Lua script inlined as text.
 await build({
-  entryPoints: { index: "workers/index.ts" },
+  entryPoints: { index: "workers/index.ts", client: "client/index.ts" },
   outdir: "dist",
   bundle: true,
   format: "esm",
@@ -32,4 +37,4 @@ await build({
   logLevel: "warning",
 });
 run("npx", ["tsc", "-p", "tsconfig.build.json"]);
-console.log("build: dist/worker/worker.js (worker), dist/index.js (package), dist/types (declarations)");
+console.log("build: dist/worker/worker.js (worker), dist/index.js + dist/client.js (package), dist/types (declarations)");

@@ -1,0 +1,175 @@
+/** @module Per-origin, per-policy client state: a local lower bound of the server's tokens, kept in step with its headers. */
+import type { LimitState } from "./headers";
+
+/**
+ * Extra refill a bucket must show before a request goes, in ms of refill: the server's clock (Redis TIME, whole
+ * ms) and ours never agree exactly, and sending a hair early is a 429. It shifts the pacing phase once; it
+ * does not add up over a burst, because the fraction left after each send carries over.
+ */
+export const SAFETY_MS = 10;
+
+/** With no refill rate and no reset time, how long a drained limit holds requests before one goes to ask again. */
+export const UNKNOWN_RESET_MS = 1000;
+
+/**
+ * One server limit as seen from the client. `tokens` is kept a lower bound of what the server would still
+ * allow for a new request (its tokens minus our requests it hasn't decided yet), so sending when
+ * `tokens >= 1` never draws a 429 from our own traffic.
+ *
+ * @example
+ * const bucket = new Bucket("burst\u0000", "burst", 9, now);
+ * bucket.ratePerMs = 10 / 2000; // RateLimit-Policy: "burst";q=10;w=2
+ * bucket.waitFor(10, now); // ms until 10 tokens are there
+ */
+export class Bucket {
+  tokens: number;
+  updatedAt: number;
+  /** Continuous refill in tokens/ms (`q / w`, a lower bound because the server rounds `w` up); 0 = fixed window. */
+  ratePerMs = 0;
+  capacity: number | null = null;
+  /** When the quota comes back for a fixed window (no known rate). */
+  resetAt: number | null = null;
+
+  constructor(
+    readonly key: string,
+    readonly name: string,
+    tokens: number,
+    now: number,
+  ) {
+    this.tokens = tokens;
+    this.updatedAt = now;
+  }
+
+  /** Brings `tokens` up to `now`; `inflight` caps it because a full server bucket minus undecided requests is the most we may hold. */
+  refill(now: number, inflight: number): void {
+    const elapsed = Math.max(0, now - this.updatedAt);
+    this.updatedAt = now;
+    const cap = this.capacity === null ? Number.POSITIVE_INFINITY : this.capacity - inflight;
+    if (this.ratePerMs > 0) {
+      if (this.tokens < cap) this.tokens = Math.min(cap, this.tokens + elapsed * this.ratePerMs);
+    } else if (this.resetAt !== null && now >= this.resetAt) {
+      // A fixed window ended: the quota is back if we know it; otherwise allow one request to learn the new state.
+      this.tokens = Math.max(this.tokens, this.capacity === null ? 1 : cap);
+      this.resetAt = null;
+    }
+  }
+
+  /** Milliseconds until `cost` tokens (plus the safety margin) are there; 0 = now, Infinity = unknown. */
+  waitFor(cost: number, now: number): number {
+    if (this.ratePerMs > 0) {
+      const need = cost + SAFETY_MS * this.ratePerMs;
+      const full = this.capacity !== null && this.tokens >= this.capacity - 1e-9;
+      if (this.tokens >= need || (full && this.tokens >= cost)) return 0;
+      return Math.ceil((need - this.tokens) / this.ratePerMs);
+    }
+    if (this.tokens >= cost) return 0;
+    return this.resetAt === null ? Number.POSITIVE_INFINITY : Math.max(1, this.resetAt - now + SAFETY_MS);
+  }
+}
+
+/** One request that has been let through, with what is needed to read its answer correctly. */
+export interface Ticket {
+  readonly scope: string;
+  /** The scope's completed-request count when this one was sent: every later completion may postdate its decision. */
+  readonly completedAtSend: number;
+  readonly sentAt: number;
+  /** The first request to an origin we know nothing about. */
+  readonly probe: boolean;
+}
+
+/**
+ * Everything the client knows about one origin (or whatever `scope` the caller groups requests by).
+ *
+ * @example
+ * const state = new ScopeState("https://api.example");
+ * const ticket = state.recordSend(now, 1, true);
+ * state.recordAnswer(ticket, readRateLimitInfo(res.headers).limits, null, later, false);
+ */
+export class ScopeState {
+  readonly buckets = new Map<string, Bucket>();
+  /** Some answer arrived, with or without rate-limit headers: no more first-contact probing. */
+  learned = false;
+  probeInFlight = false;
+  /** Nothing may be sent before this (monotonic ms), from a `Retry-After`. */
+  blockedUntil = 0;
+  sent = 0;
+  completed = 0;
+  inflight = 0;
+  lastUsed = 0;
+
+  constructor(readonly key: string) {}
+
+  /** Charges every known bucket for a request that is leaving now. */
+  recordSend(now: number, cost: number, probe: boolean): Ticket {
+    for (const bucket of this.buckets.values()) {
+      bucket.refill(now, this.inflight);
+      bucket.tokens -= cost;
+    }
+    const ticket: Ticket = { scope: this.key, completedAtSend: this.completed, sentAt: now, probe };
+    this.sent++;
+    this.inflight++;
+    if (probe) this.probeInFlight = true;
+    this.lastUsed = now;
+    return ticket;
+  }
+
+  /** A request ended without an answer (network error, abort): nothing learned, but the probe slot is free again. */
+  recordFailure(ticket: Ticket): void {
+    this.inflight--;
+    this.completed++;
+    if (ticket.probe) this.probeInFlight = false;
+  }
+
+  /**
+   * Folds an answer's limits into the buckets. The answer's `remaining` was decided somewhere between our send
+   * and now; every request sent but not completed by then may have been decided after it, so they are
+   * subtracted (`overlap`), which keeps the estimate a lower bound whatever order answers arrive in.
+   */
+  recordAnswer(
+    ticket: Ticket,
+    limits: readonly LimitState[],
+    retryAfterMs: number | null,
+    now: number,
+    throttled: boolean,
+  ): void {
+    this.inflight--;
+    this.completed++;
+    if (ticket.probe) this.probeInFlight = false;
+    this.learned = true;
+    this.lastUsed = now;
+    const overlap = this.sent - 1 - ticket.completedAtSend;
+    for (const limit of limits) {
+      const estimate = limit.remaining - overlap;
+      let bucket = this.buckets.get(limit.key);
+      if (!bucket) {
+        bucket = new Bucket(limit.key, limit.name, estimate, now);
+        this.buckets.set(limit.key, bucket);
+      } else {
+        bucket.refill(now, this.inflight);
+      }
+      bucket.capacity = limit.quota;
+      bucket.ratePerMs = limit.quota && limit.windowMs ? limit.quota / limit.windowMs : 0;
+      bucket.resetAt = now + (limit.resetMs ?? UNKNOWN_RESET_MS);
+      syncTokens(bucket, estimate, overlap === 0, throttled, (now - ticket.sentAt) * bucket.ratePerMs);
+    }
+    if (retryAfterMs !== null) this.blockedUntil = Math.max(this.blockedUntil, now + retryAfterMs);
+  }
+}
+
+/**
+ * Chooses between our running estimate and the server's word. Both are lower bounds, so normally the larger
+ * wins (the server's `r` is floored and, with overlap, over-subtracted). Only an answer with no overlap is
+ * exact enough to pull the estimate down: then tokens above `r + 1` (plus what could refill during the round
+ * trip) mean someone else shares the bucket. A 429 always pulls it down.
+ */
+function syncTokens(
+  bucket: Bucket,
+  estimate: number,
+  exact: boolean,
+  throttled: boolean,
+  roundTripRefill: number,
+): void {
+  if (throttled) bucket.tokens = Math.min(bucket.tokens, estimate);
+  else if (bucket.tokens < estimate) bucket.tokens = estimate;
+  else if (exact && bucket.tokens >= estimate + 1 + roundTripRefill) bucket.tokens = estimate;
+}

@@ -1,0 +1,149 @@
+/** @module The demo page in real Chromium, on another origin than the API: CORS-visible headers and the 60-request burst. */
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type DemoServer, startDemoServer } from "../../local/demo";
+import { freePort } from "../../local/process";
+import { type EdgeStack, startEdgeStack } from "../helpers/edge-stack";
+import { burstPolicies, type Gateway, serverDenials, startGateway } from "./gateway";
+
+const CHROMIUM = "/usr/bin/chromium";
+const SCREENSHOT = "test-results/demo.png";
+
+let stack: EdgeStack;
+let gateway: Gateway;
+let demo: DemoServer;
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  // CI installs Chromium; a missing browser is a broken machine, not a reason to skip.
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `Chromium not found at ${CHROMIUM}: install Debian's chromium package (apt-get install chromium)`,
+    );
+  }
+  // The page's origin must be known before the API starts, since CORS origins are exact.
+  const demoPort = await freePort();
+  const pageOrigin = `http://127.0.0.1:${demoPort}`;
+  stack = await startEdgeStack({ policies: burstPolicies(pageOrigin), instances: 2 });
+  gateway = await startGateway(stack.edges.map((e) => e.url));
+  demo = await startDemoServer({ apiUrl: gateway.url, port: demoPort });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`${demo.url}/`);
+  await page.waitForFunction(() => typeof window.demoRun === "function");
+  expect(errors).toEqual([]);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await demo?.stop();
+  await gateway?.stop();
+  await stack?.stop();
+});
+
+describe("demo page in Chromium", () => {
+  it("serves the page from another origin than the API", () => {
+    expect(new URL(demo.url).origin).not.toBe(new URL(gateway.url).origin);
+  });
+
+  it("reads every rate-limit header through CORS, on 200 and on 429", async () => {
+    const answers = await page.evaluate(async (api) => {
+      const names = [
+        "RateLimit-Policy",
+        "RateLimit",
+        "X-RateLimit-Limit",
+        "X-RateLimit-Remaining",
+        "X-RateLimit-Reset",
+        "X-RateLimit-Reason",
+        "Retry-After",
+        "X-Served-By",
+      ];
+      const out: { status: number; headers: Record<string, string | null> }[] = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await fetch(`${api}/demo-api/cors/${i}`, { cache: "no-store" });
+        out.push({
+          status: res.status,
+          headers: Object.fromEntries(names.map((n) => [n, res.headers.get(n)])),
+        });
+      }
+      return out;
+    }, gateway.url);
+    const nowS = Date.now() / 1000;
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 429]);
+    // A 2-token bucket refilling 1/min: w = 120 s to fill from empty; t counts down from there (a slow
+    // instance on a busy machine can make it read a second less).
+    const expected = [
+      { r: 1, t: [59, 60], remaining: "1", reason: "allowed", retry: [null] },
+      { r: 0, t: [119, 120], remaining: "0", reason: "allowed", retry: [null] },
+      { r: 0, t: [119, 120], remaining: "0", reason: "limit_exceeded", retry: ["59", "60"] },
+    ];
+    answers.forEach(({ headers }, i) => {
+      const want = expected[i] as (typeof expected)[number];
+      expect(headers).toMatchObject({
+        "RateLimit-Policy": '"burst";q=2;w=120',
+        "X-RateLimit-Limit": "2",
+        "X-RateLimit-Remaining": want.remaining,
+        "X-RateLimit-Reason": want.reason,
+      });
+      const rateLimit = /^"burst";r=(\d+);t=(\d+)$/.exec(headers.RateLimit ?? "");
+      expect(Number(rateLimit?.[1])).toBe(want.r);
+      expect(want.t).toContain(Number(rateLimit?.[2]));
+      expect(want.retry).toContain(headers["Retry-After"]);
+      expect(headers["X-Served-By"]).toMatch(/^edge-[12]$/);
+      const reset = Number(headers["X-RateLimit-Reset"]);
+      expect(reset).toBeGreaterThan(nowS);
+      expect(reset).toBeLessThanOrEqual(Math.ceil(nowS) + 121);
+    });
+  });
+
+  it("a 60-request burst: plain fetch draws many 429s, the client none, and every request completes", async () => {
+    await page.click("#run-plain");
+    await page.waitForFunction(() => window.demoResults.plain?.done === true, undefined, { timeout: 15_000 });
+    await page.click("#run-client");
+    await page.waitForFunction(() => window.demoResults.client?.done === true, undefined, {
+      timeout: 30_000,
+    });
+    const results = await page.evaluate(() => window.demoResults);
+    console.log(`browser plain fetch: ${JSON.stringify(results.plain)}`);
+    console.log(`browser backoff client: ${JSON.stringify(results.client)}`);
+    const { plain, client } = results;
+    if (!plain || !client) throw new Error("demo results missing");
+
+    expect(plain.ok + plain.throttled).toBe(60);
+    expect(plain.errors).toBe(0);
+    // Exactly the bucket's 10, plus one per 200 ms the burst lasts: Chromium's six connections per host
+    // stretch it to about a second, longer on a busy machine.
+    expect(plain.ok).toBeGreaterThanOrEqual(10);
+    expect(plain.ok).toBeLessThanOrEqual(10 + Math.floor((plain.ms / 1000) * 5));
+    expect(plain.throttled).toBeGreaterThanOrEqual(30);
+    expect(await serverDenials(stack, "demo-plain")).toBe(plain.throttled);
+
+    expect(client).toMatchObject({ total: 60, ok: 60, throttled: 0, errors: 0, sent: 60, done: true });
+    expect(await serverDenials(stack, "demo-client")).toBe(0);
+    // Not a speed test, but pacing from headers should land near (60 − 10) / 5 s.
+    expect(client.ms).toBeGreaterThanOrEqual(9000);
+    expect(client.ms).toBeLessThanOrEqual(12_000);
+
+    await page.waitForTimeout(100);
+    await mkdir("test-results", { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    expect(existsSync(SCREENSHOT)).toBe(true);
+  }, 60_000);
+});
