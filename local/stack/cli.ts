@@ -18,8 +18,14 @@ Options:
   --upstream <url>     forward allowed requests here (default: a demo JSON answer)
   --check-token <t>    turn on the check API (POST /v1/check, /v1/buckets) with this bearer token
   --redis-url <url>    use this Redis instead of starting one (e.g. redis://127.0.0.1:6379)
+  --redis-cluster      start a local Redis Cluster instead of one Redis: 3 masters with 1 replica
+                       each, failover within seconds; the REST proxy routes by hash slot
+                       (see docs/cluster.md)
   --proxy-port <n>     REST proxy port (default 8079)
   --limiting off       run the same stack with rate limiting turned off (benchmark baseline)
+  --demo-port <n>      serve the backoff demo page here (default 8081); its two routes
+                       (/demo-api/plain/*, /demo-api/client/*) and its origin are added to the policies
+  --no-demo            don't serve the demo page
   --no-build           skip \`npm run build\` (use the existing dist/worker bundle)
   -h, --help           show this help
 
@@ -57,14 +63,26 @@ function readPolicies(file: string | undefined): string | undefined {
   return text;
 }
 
-function printStatus(stack: Stack): void {
-  const rows = stack.status().map((p) => [p.name, p.address, String(p.pid)]);
-  const header = ["component", "address", "pid"];
+/** Current role of each cluster node by address (roles change with failovers), or null without a cluster. */
+async function clusterRoles(stack: Stack): Promise<Map<string, string> | null> {
+  if (!stack.cluster) return null;
+  const nodes = await stack.cluster.topology().catch(() => []);
+  return new Map(nodes.map((n) => [`127.0.0.1:${n.port}`, n.role]));
+}
+
+function printStatus(stack: Stack, roles: Map<string, string> | null): void {
+  const rows = stack.status().map((p) => {
+    const row = [p.name, p.address, String(p.pid)];
+    return roles ? [...row, roles.get(p.address) ?? ""] : row;
+  });
+  const header = roles ? ["component", "address", "pid", "role"] : ["component", "address", "pid"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ");
   console.log(`\n${line(header)}\n${widths.map((w) => "-".repeat(w)).join("  ")}`);
   for (const row of rows) console.log(line(row));
   console.log(`\nGateway ready: ${stack.url}`);
+  if (stack.demoUrl)
+    console.log(`Demo page:     ${stack.demoUrl}  (bursts with plain fetch vs the backoff client)`);
   console.log(`Try:  curl -i ${stack.url}/hello`);
   console.log(
     `      for i in $(seq 12); do curl -s -o /dev/null -w '%{http_code} ' ${stack.url}/hello; done; echo`,
@@ -83,8 +101,11 @@ async function main(): Promise<void> {
         upstream: { type: "string" },
         "check-token": { type: "string" },
         "redis-url": { type: "string" },
+        "redis-cluster": { type: "boolean" },
         "proxy-port": { type: "string" },
         limiting: { type: "string" },
+        "demo-port": { type: "string" },
+        "no-demo": { type: "boolean" },
         "no-build": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -100,6 +121,7 @@ async function main(): Promise<void> {
   const port = integer("port", str("port"), 8080, 0, 65535);
   const proxyPort = integer("proxy-port", str("proxy-port"), 8079, 0, 65535);
   const instances = integer("instances", str("instances"), 3, 1, 16);
+  const demoPort = values["no-demo"] ? undefined : integer("demo-port", str("demo-port"), 8081, 0, 65535);
   const limiting = str("limiting") ?? "on";
   if (limiting !== "on" && limiting !== "off") fail(`--limiting: expected "on" or "off", got "${limiting}"`);
   const upstream = str("upstream");
@@ -108,6 +130,8 @@ async function main(): Promise<void> {
   const redisUrl = str("redis-url");
   if (redisUrl !== undefined && !/^redis:\/\/\S+$/.test(redisUrl))
     fail(`--redis-url: expected redis://host:port, got "${redisUrl}"`);
+  const redisCluster = values["redis-cluster"] === true;
+  if (redisCluster && redisUrl !== undefined) fail("--redis-cluster and --redis-url exclude each other");
   const policies = readPolicies(str("policies"));
 
   const deps = ensureSystemDeps(redisUrl ? ["nginx"] : ["redis", "nginx"]);
@@ -118,7 +142,8 @@ async function main(): Promise<void> {
     if (build.status !== 0) fail("npm run build failed (see above)");
   }
 
-  console.log(`Starting Redis, the REST proxy, ${instances} workerd instance(s) and NGINX…`);
+  const redisPart = redisCluster ? "a 3-master/3-replica Redis Cluster" : "Redis";
+  console.log(`Starting ${redisPart}, the REST proxy, ${instances} workerd instance(s) and NGINX…`);
   const stack = await startStack({
     port,
     proxyPort,
@@ -127,11 +152,13 @@ async function main(): Promise<void> {
     upstream,
     checkToken: str("check-token"),
     redisUrl,
+    redisCluster,
     limitingOff: limiting === "off",
+    demoPort,
     log: (line) => console.log(line),
     onFatal: () => process.exit(1),
   }).catch((error: Error) => fail(`could not start the stack: ${error.message}`));
-  printStatus(stack);
+  printStatus(stack, await clusterRoles(stack));
 
   let stopping = false;
   const shutdown = async (signal: string) => {

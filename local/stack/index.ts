@@ -5,8 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startNginx } from "../../nginx";
+import { DEFAULT_POLICIES, type PoliciesDocument } from "../../workers/policies";
+import { startDemoServer } from "../demo";
+import { withDemo } from "../demo/policies";
 import { freePort, type ManagedProcess, spawnManaged, waitUntil } from "../process";
 import { pingRedis, startRedis } from "../redis";
+import { type RedisCluster, startRedisCluster } from "../redis-cluster";
 import { type PartStatus, Supervisor } from "./supervisor";
 
 const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -22,10 +26,14 @@ export interface StackOptions {
   checkToken?: string;
   /** Use this Redis instead of starting one. */
   redisUrl?: string;
+  /** Start a local Redis Cluster (3 masters, 1 replica each) instead of one Redis; excludes `redisUrl`. */
+  redisCluster?: boolean;
   /** The REST proxy's port (default 8079; 0 = a free port). */
   proxyPort?: number;
   /** Limiting off: the same stack answering without Redis calls (benchmark baseline). */
   limitingOff?: boolean;
+  /** Serve the backoff demo page on this port (0 = a free one); its routes and origin join the policies. */
+  demoPort?: number;
   log?: (line: string) => void;
   /** Called when a part keeps dying; the stack is already stopping. */
   onFatal?: (reason: string) => void;
@@ -33,8 +41,13 @@ export interface StackOptions {
 
 export interface Stack {
   url: string;
+  /** The demo page, when `demoPort` was given. */
+  demoUrl: string | null;
   proxyUrl: string;
+  /** The Redis URL, or in cluster mode the seed URLs joined with commas (what the proxy was given). */
   redisUrl: string;
+  /** The local cluster in cluster mode (roles, kill/restart for tests), otherwise null. */
+  cluster: RedisCluster | null;
   edgeUrls: string[];
   supervisor: Supervisor;
   status(): PartStatus[];
@@ -67,6 +80,25 @@ async function startNodePart(
   return child;
 }
 
+/**
+ * Hands the already running cluster nodes to the supervisor. A node that dies is started again on its
+ * port and config file, so it rejoins the cluster (as a replica when its replica took over meanwhile).
+ */
+async function superviseClusterNodes(supervisor: Supervisor, cluster: RedisCluster): Promise<void> {
+  for (const [i, node] of cluster.nodes.entries()) {
+    let first: ManagedProcess | null = node.process;
+    await supervisor.add({
+      name: `redis-${i + 1}`,
+      address: `127.0.0.1:${node.port}`,
+      async start() {
+        const running = first;
+        first = null;
+        return running ?? cluster.restartNode(node.port);
+      },
+    });
+  }
+}
+
 const answers = (url: string) => () =>
   fetch(url)
     .then((r) => r.status === 200)
@@ -85,18 +117,31 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const instances = options.instances ?? 3;
   const runDir = await mkdtemp(join(tmpdir(), "edge-rate-limiter-"));
   let stopped: Promise<void> | undefined;
+  let cluster: RedisCluster | null = null;
   const supervisor = new Supervisor(log, (reason) => {
     log(`stack: ${reason}; stopping`);
     void stop().then(() => options.onFatal?.(reason));
   });
+  let stopDemo: (() => Promise<void>) | undefined;
   const stop = () => {
-    stopped ??= supervisor.stopAll().then(() => rm(runDir, { recursive: true, force: true }));
+    stopped ??= (async function stopStack() {
+      await stopDemo?.();
+      await supervisor.stopAll();
+      await cluster?.stop();
+      await rm(runDir, { recursive: true, force: true });
+    })();
     return stopped;
   };
 
   try {
+    if (options.redisCluster && options.redisUrl)
+      throw new Error("redisCluster and redisUrl exclude each other");
     let redisUrl = options.redisUrl;
-    if (!redisUrl) {
+    if (options.redisCluster) {
+      cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 });
+      await superviseClusterNodes(supervisor, cluster);
+      redisUrl = cluster.seeds.join(",");
+    } else if (!redisUrl) {
       const redisPort = await freePort();
       redisUrl = `redis://127.0.0.1:${redisPort}`;
       await supervisor.add({
@@ -118,12 +163,19 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         startNodePart(
           "rest-proxy",
           "local/rest-proxy/cli.ts",
-          ["--port", String(proxyPort), "--redis", redisUrl],
+          ["--port", String(proxyPort), cluster ? "--redis-cluster" : "--redis", redisUrl],
           // The token travels in the environment, not argv, so `ps` does not show it.
           { PROXY_TOKEN: proxyToken },
           () => fetch(`${proxyUrl}/healthz`).then((r) => r.status > 0),
         ),
     });
+
+    let policies = options.policies;
+    const demoPort = options.demoPort === undefined ? null : await portFor(options.demoPort, 8081);
+    if (demoPort !== null) {
+      const document = (policies ? JSON.parse(policies) : DEFAULT_POLICIES) as PoliciesDocument;
+      policies = JSON.stringify(withDemo(document, `http://127.0.0.1:${demoPort}`));
+    }
 
     const edgePorts: number[] = [];
     for (let i = 1; i <= instances; i++) {
@@ -133,7 +185,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         INSTANCE_ID: `edge-${i}`,
         UPSTASH_REDIS_REST_URL: proxyUrl,
         UPSTASH_REDIS_REST_TOKEN: proxyToken,
-        POLICIES: options.policies ?? "",
+        POLICIES: policies ?? "",
         UPSTREAM_URL: options.upstream ?? "",
         CHECK_API_TOKEN: options.checkToken ?? "",
         RATE_LIMIT_DISABLED: options.limitingOff ? "true" : "",
@@ -163,11 +215,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     await waitUntil("the stack answers /healthz through NGINX", answers(`${url}/healthz`), {
       timeoutMs: 15_000,
     });
+    const demo = demoPort === null ? null : await startDemoServer({ apiUrl: url, port: demoPort });
+    stopDemo = demo?.stop;
 
     return {
       url,
+      demoUrl: demo ? `${demo.url}/` : null,
       proxyUrl,
       redisUrl,
+      cluster,
       edgeUrls: edgePorts.map((p) => `http://127.0.0.1:${p}`),
       supervisor,
       status: () => supervisor.status(),

@@ -49,7 +49,18 @@ beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), "erl-stack-test-"));
   const file = join(dir, "policies.json");
   writeFileSync(file, JSON.stringify(POLICIES));
-  const args = ["--import", "tsx", "local/stack/cli.ts", "--port", "0", "--proxy-port", "0", "--no-build"];
+  const args = [
+    "--import",
+    "tsx",
+    "local/stack/cli.ts",
+    "--port",
+    "0",
+    "--proxy-port",
+    "0",
+    "--demo-port",
+    "0",
+    "--no-build",
+  ];
   launcher = spawnManaged("launcher", process.execPath, [...args, "--policies", file]);
   await waitUntil(
     "the launcher prints the gateway URL",
@@ -77,6 +88,19 @@ describe("local stack: npm start", () => {
   it("starts every part and prints a status table with their pids", () => {
     expect(Object.keys(pids).sort()).toEqual(["edge-1", "edge-2", "edge-3", "nginx", "redis", "rest-proxy"]);
     expect(launcher.output()).toContain(`curl -i ${url}/hello`);
+  });
+
+  it("serves the demo page from its own origin, allowed by the API's CORS", async () => {
+    const demo = /Demo page:\s+(\S+)/.exec(launcher.output())?.[1] ?? "";
+    const page = await fetch(demo);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain(url);
+    const origin = new URL(demo).origin;
+    expect(origin).not.toBe(new URL(url).origin);
+    const api = await get("/demo-api/plain/x", { Origin: origin });
+    expect(api.status).toBe(200);
+    expect(api.headers.get("Access-Control-Allow-Origin")).toBe(origin);
+    expect(api.headers.get("RateLimit")).toBe('"burst";r=9;t=1');
   });
 
   it("round-robins consecutive requests over all 3 instances", async () => {
