@@ -8,7 +8,8 @@ export default defineConfig({
     globalSetup: ["test/helpers/global-setup.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    // Suites start their own servers on free ports; two cores can't run many at once.
-    maxWorkers: 2,
+    // Suites start their own Redis, proxy, workerd and NGINX; on two cores, suites side by side would turn
+    // each other's fail-mode and latency checks into a measure of CPU contention. One file at a time.
+    fileParallelism: false,
   },
 });
