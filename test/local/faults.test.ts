@@ -40,7 +40,8 @@ afterAll(async () => {
 });
 
 const pid = (name: string) => stack.supervisor.process(name)?.pid ?? -1;
-const get = (path: string, client: string) => fetch(`${stack.url}${path}`, { headers: { "x-client": client } });
+const get = (path: string, client: string) =>
+  fetch(`${stack.url}${path}`, { headers: { "x-client": client } });
 // Four clients with a short pause between requests: load the stack without saturating the two cores, so
 // a slow answer means the limiter waited, not that the load generator queued.
 const mixedLoad = () => startLoad(4, (i) => get(i % 2 ? "/open/x" : "/closed/x", `client-${i % 50}`), 2);
@@ -65,7 +66,9 @@ function recovery(samples: Sample[], since: number): number {
 
 function expectFailModeAnswers(samples: Sample[]): void {
   // Every request was answered (no 502/connection error) by its policy's fail mode or by Redis...
-  const wrong = samples.filter((s) => !(s.status === 200 || (s.status === 503 && s.reason?.startsWith("redis_"))));
+  const wrong = samples.filter(
+    (s) => !(s.status === 200 || (s.status === 503 && s.reason?.startsWith("redis_"))),
+  );
   expect(wrong).toEqual([]);
   // ...and within the policy timeout + 50 ms, never hanging.
   expect(slowest(samples)?.ms ?? 0).toBeLessThan(TIMEOUT_MS + 50);
@@ -83,18 +86,23 @@ describe("faults under load (real stack)", () => {
     expectFailModeAnswers(samples);
     expect(samples.some((s) => s.reason === "redis_error")).toBe(true);
     const ms = recovery(samples, returned);
-    console.log(`redis kill: ${samples.length} requests, slowest ${slowest(samples)?.ms.toFixed(1)} ms, recovered ${ms.toFixed(0)} ms after Redis returned`);
+    console.log(
+      `redis kill: ${samples.length} requests, slowest ${slowest(samples)?.ms.toFixed(1)} ms, recovered ${ms.toFixed(0)} ms after Redis returned`,
+    );
     expect(ms).toBeLessThan(1000);
     expect(stack.status().find((p) => p.name === "redis")?.restarts).toBe(1);
   });
 
   it("Redis restarted with data loss: buckets restart full", async () => {
-    for (let i = 0; i < 2; i++) expect((await get("/small/x", "lossy")).headers.get("X-RateLimit-Remaining")).toBe(String(2 - i));
+    for (let i = 0; i < 2; i++)
+      expect((await get("/small/x", "lossy")).headers.get("X-RateLimit-Remaining")).toBe(String(2 - i));
     const port = Number(new URL(stack.redisUrl).port);
     process.kill(pid("redis"), "SIGKILL");
     await sleep(100);
     await backAt(() => pingRedis(port));
-    await backAt(async () => (await get("/open/probe", "probe")).headers.get("X-RateLimit-Reason") === "allowed");
+    await backAt(
+      async () => (await get("/open/probe", "probe")).headers.get("X-RateLimit-Reason") === "allowed",
+    );
     const res = await get("/small/x", "lossy");
     expect(res.status).toBe(200);
     expect(res.headers.get("X-RateLimit-Remaining")).toBe("2");
@@ -109,7 +117,9 @@ describe("faults under load (real stack)", () => {
     const samples = await load.stop();
     expectFailModeAnswers(samples);
     const ms = recovery(samples, returned);
-    console.log(`proxy kill: ${samples.length} requests, slowest ${slowest(samples)?.ms.toFixed(1)} ms, recovered ${ms.toFixed(0)} ms after the proxy returned`);
+    console.log(
+      `proxy kill: ${samples.length} requests, slowest ${slowest(samples)?.ms.toFixed(1)} ms, recovered ${ms.toFixed(0)} ms after the proxy returned`,
+    );
     expect(ms).toBeLessThan(1000);
   });
 
@@ -127,7 +137,9 @@ describe("faults under load (real stack)", () => {
     });
     await sleep(500);
     const host = pid("edge-2");
-    const workerd = execFileSync("pgrep", ["-P", String(host), "workerd"], { encoding: "utf8" }).trim().split("\n");
+    const workerd = execFileSync("pgrep", ["-P", String(host), "workerd"], { encoding: "utf8" })
+      .trim()
+      .split("\n");
     for (const p of workerd) process.kill(Number(p), "SIGKILL");
     await sleep(2000);
     const [getSamples, checkSamples] = await Promise.all([gets.stop(), checks.stop()]);
@@ -137,13 +149,17 @@ describe("faults under load (real stack)", () => {
     // A check is charged at most once: every key's bucket lost at most one token.
     const remaining = await Promise.all(
       checkKeys.map(async (key) => {
-        const res = await fetch(`${stack.url}/v1/buckets/once/${key}`, { headers: { Authorization: `Bearer ${CHECK_TOKEN}` } });
+        const res = await fetch(`${stack.url}/v1/buckets/once/${key}`, {
+          headers: { Authorization: `Bearer ${CHECK_TOKEN}` },
+        });
         return (await res.json()).remaining as number;
       }),
     );
     expect(remaining.filter((r) => r < 9)).toEqual([]);
     expect(remaining.filter((r) => r === 9).length).toBeGreaterThanOrEqual(answered);
-    console.log(`edge kill: ${getSamples.length} GETs all 200; ${checkSamples.length} checks, ${failed} not answered, none charged twice`);
+    console.log(
+      `edge kill: ${getSamples.length} GETs all 200; ${checkSamples.length} checks, ${failed} not answered, none charged twice`,
+    );
   });
 
   it("NGINX reload under load: 0 failed requests", async () => {
@@ -159,9 +175,13 @@ describe("faults under load (real stack)", () => {
   });
 
   it("no part crashed except the ones killed", async () => {
-    await waitUntil("edge-2 is back", async () => stack.status().find((p) => p.name === "edge-2")?.restarts === 1, {
-      timeoutMs: 20_000,
-    });
+    await waitUntil(
+      "edge-2 is back",
+      async () => stack.status().find((p) => p.name === "edge-2")?.restarts === 1,
+      {
+        timeoutMs: 20_000,
+      },
+    );
     const restarts = Object.fromEntries(stack.status().map((p) => [p.name, p.restarts]));
     expect(restarts).toEqual({ redis: 2, "rest-proxy": 1, "edge-1": 0, "edge-2": 1, "edge-3": 0, nginx: 0 });
   });
