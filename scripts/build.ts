@@ -36,5 +36,19 @@ await build({
   external: ["hono", "hono/*", "@upstash/redis", "@upstash/redis/*", "zod"],
   logLevel: "warning",
 });
+// The stack's long-running Node parts as plain JS: a restart under load then costs a process start, not
+// a full TypeScript transform competing with the traffic for the CPU.
+await build({
+  entryPoints: { "rest-proxy": "local/rest-proxy/cli.ts", edge: "local/edge/cli.ts" },
+  outdir: "dist/local",
+  bundle: true,
+  format: "esm",
+  platform: "node",
+  target: "node20",
+  packages: "external",
+  logLevel: "warning",
+});
 run("npx", ["tsc", "-p", "tsconfig.build.json"]);
-console.log("build: dist/worker/worker.js (worker), dist/index.js + dist/client.js (package), dist/types (declarations)");
+console.log(
+  "build: dist/worker/worker.js (worker), dist/index.js + dist/client.js (package), dist/local (stack processes), dist/types (declarations)",
+);
