@@ -1,4 +1,5 @@
 /** @module The token-bucket script: its text and SHA1, argument encoding, reply decoding, EVALSHA with EVAL fallback. */
+import { hexDigest } from "./digest";
 import { bucketKeys } from "./keys";
 import source from "./token_bucket.lua";
 
@@ -70,8 +71,7 @@ let sha1Hex: string | undefined;
  */
 export async function tokenBucketSha1(): Promise<string> {
   if (sha1Hex) return sha1Hex;
-  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(TOKEN_BUCKET_LUA));
-  sha1Hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  sha1Hex = await hexDigest("SHA-1", TOKEN_BUCKET_LUA);
   return sha1Hex;
 }
 

@@ -1,4 +1,5 @@
 /** @module Redis key names for buckets: `<prefix>:{<identity>}:<policy>:<limit>`, one hash slot per request. */
+import { hexDigest } from "./digest";
 
 const MAX_IDENTITY_BYTES = 128;
 // `{`/`}` would break the Redis Cluster hash tag, control characters break logs and tooling, and the
@@ -8,11 +9,6 @@ const UNSAFE = /[{}\p{Cc}]/u;
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 const encoder = new TextEncoder();
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /**
  * The identity as it appears inside the key's hash tag: itself when safe, otherwise a stable
@@ -29,7 +25,7 @@ export async function keyIdentity(identity: string): Promise<string> {
     !UNSAFE.test(identity) &&
     !identity.startsWith(HASHED_MARKER);
   if (safe) return identity;
-  return HASHED_MARKER + (await sha256Hex(identity)).slice(0, 32);
+  return HASHED_MARKER + (await hexDigest("SHA-256", identity)).slice(0, 32);
 }
 
 /** Throws for names the policies schema should already have rejected: a bug, not user input. */
