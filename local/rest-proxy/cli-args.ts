@@ -18,6 +18,9 @@ Options (environment variable in brackets):
   --port <n>              port to listen on, 0 = any free port       [PROXY_PORT]  default ${DEFAULT_PORT}
   --host <addr>           interface to bind                          [PROXY_HOST]  default ${DEFAULT_HOST}
   --redis <url>           Redis to forward to                        [REDIS_URL]   default redis://127.0.0.1:6379
+  --redis-cluster <seeds> a Redis Cluster instead: comma-separated seed nodes    [REDIS_CLUSTER]
+                          (redis://host:port or host:port; ioredis finds the other nodes). Each
+                          command goes to the master of its key's slot; see docs/cluster.md
   --token <t>             bearer token clients must send             [PROXY_TOKEN] required unless --insecure
   --insecure              run without a token (only on a loopback --host)
   --allow-all-commands    forward FLUSHALL, CONFIG, blocking pops and the other refused commands
@@ -61,6 +64,14 @@ export function parseCli(
   if (values.help) return { ok: true, value: { help: true } };
   // An empty variable (PROXY_TOKEN= in a compose file) means "not set", not "the empty string".
   const fromEnv = (name: string) => env[name] || undefined;
+  if (values.redis !== undefined && values["redis-cluster"] !== undefined) {
+    return { ok: false, error: "--redis and --redis-cluster exclude each other: pass one of them" };
+  }
+  const clusterSeeds =
+    values["redis-cluster"] ?? (values.redis === undefined ? fromEnv("REDIS_CLUSTER") : undefined);
+  if (clusterSeeds !== undefined && clusterSeeds.trim() === "") {
+    return { ok: false, error: "--redis-cluster needs seed nodes, e.g. 127.0.0.1:7000,127.0.0.1:7001" };
+  }
   const port = integer(values.port ?? fromEnv("PROXY_PORT"), "--port");
   const timeoutMs = integer(values["timeout-ms"], "--timeout-ms");
   const maxBodyBytes = integer(values["max-body-bytes"], "--max-body-bytes");
@@ -72,6 +83,7 @@ export function parseCli(
       help: false,
       options: {
         redisUrl: values.redis ?? fromEnv("REDIS_URL") ?? "redis://127.0.0.1:6379",
+        redisCluster: clusterSeeds?.split(",").map((seed) => seed.trim()),
         host: values.host ?? fromEnv("PROXY_HOST") ?? DEFAULT_HOST,
         port: port.ok ? port.value : undefined,
         token: values.token ?? fromEnv("PROXY_TOKEN"),
@@ -95,6 +107,7 @@ function parseFlags(argv: string[]) {
       port: { type: "string" },
       host: { type: "string" },
       redis: { type: "string" },
+      "redis-cluster": { type: "string" },
       token: { type: "string" },
       insecure: { type: "boolean" },
       "allow-all-commands": { type: "boolean" },

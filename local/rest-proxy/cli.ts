@@ -22,7 +22,10 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const auth = options.token ? "token required" : "NO TOKEN (insecure, loopback only)";
-  console.log(`rest-proxy listening on ${proxy.url} -> ${redactRedisUrl(options.redisUrl)} (${auth})`);
+  const target = options.redisCluster?.length
+    ? `Redis Cluster ${options.redisCluster.map(redactRedisUrl).join(",")}`
+    : redactRedisUrl(options.redisUrl ?? "");
+  console.log(`rest-proxy listening on ${proxy.url} -> ${target} (${auth})`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -126,6 +126,15 @@ const BLOCKING = new Set([
   "WAITAOF",
 ]);
 
+// ioredis looks command names up in plain objects (argument/reply transformers, command flags), so names
+// of Object.prototype members hit them: "valueOf", "hasOwnProperty" or "__proto__" crash the process,
+// "toString" rewrites the arguments, and "constructor" counts as a command that disconnects, so the shared
+// connection never reconnects after its next drop. No Redis command has such a name: refuse them before
+// ioredis sees them (found by test/fuzz/proxy.fuzz.test.ts).
+const OBJECT_PROTOTYPE_NAMES = new Set(
+  Object.getOwnPropertyNames(Object.prototype).map((n) => n.toUpperCase()),
+);
+
 // Only these have subcommands in the lists above; checking the name first keeps the common path to one lookup.
 const HAS_LISTED_SUBCOMMANDS = new Set(["SCRIPT", "FUNCTION", "CLIENT"]);
 
@@ -151,6 +160,9 @@ function isBlockingStreamRead(command: RedisCommand): boolean {
  * checkCommand({ name: "GET", spelled: "get", args: ["k"] }, false); // { ok: true, value: "shared" }
  */
 export function checkCommand(command: RedisCommand, allowAll: boolean): Result<Route> {
+  if (OBJECT_PROTOTYPE_NAMES.has(command.name)) {
+    return { ok: false, error: `ERR proxy: '${command.spelled}' is not a Redis command` };
+  }
   const name = displayName(command);
   if (CONNECTION_STATE.has(name)) {
     const hint = name === "MULTI" || name === "EXEC" ? "; send transactions to /multi-exec" : "";

@@ -1,4 +1,12 @@
 /** @module Public API of the Upstash-compatible Redis REST proxy (used by the CLI, the stack, tests and benchmarks). */
+export {
+  type ClusterSeeds,
+  CROSSSLOT_MESSAGE,
+  commandKeys,
+  keySlot,
+  parseSeeds,
+  routeOf,
+} from "./cluster-routing";
 export { checkCommand, parseCommand, parseCommandList, type RedisCommand, type Result } from "./commands";
 export { encodeReply, type JsonReply } from "./encoding";
 export {

@@ -1,10 +1,16 @@
 /** @module Proxy settings: defaults, and the safety rules checked before anything listens. */
+import { type ClusterSeeds, parseSeeds } from "./cluster-routing";
 import type { Result } from "./commands";
 
 /** Settings for one proxy instance (the CLI, the stack launcher, tests and benchmarks all pass these). */
 export interface ProxyOptions {
   /** Redis to forward to, e.g. `redis://127.0.0.1:6379` (password and db in the URL as usual). */
-  redisUrl: string;
+  redisUrl?: string;
+  /**
+   * Seed nodes of a Redis Cluster (`redis://host:port` or `host:port`); when given, `redisUrl` is not used
+   * and every command goes to the master of its key's slot.
+   */
+  redisCluster?: string[];
   /** Interface to bind; default `127.0.0.1`. */
   host?: string;
   /** Port to listen on; default 8079, 0 picks a free one. */
@@ -28,13 +34,18 @@ export interface ProxyOptions {
 }
 
 /** Options with every default filled in, after the safety checks passed. */
-export type ResolvedProxyOptions = Required<Omit<ProxyOptions, "token">> & { token: string | null };
+export type ResolvedProxyOptions = Required<Omit<ProxyOptions, "token">> & {
+  token: string | null;
+  /** The parsed `redisCluster` seeds; `null` for a single Redis. */
+  cluster: ClusterSeeds | null;
+};
 
 export const DEFAULT_PORT = 8079;
 export const DEFAULT_HOST = "127.0.0.1";
 export const DEFAULT_TIMEOUT_MS = 1000;
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_REDIS_CONNECTIONS = 1;
+export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
 
 /**
  * Whether `host` only accepts connections from this machine.
@@ -85,16 +96,22 @@ export function resolveProxyOptions(options: ProxyOptions): Result<ResolvedProxy
     positiveInteger(maxBodyBytes, "max body size") ??
     positiveInteger(redisConnections, "Redis connections");
   if (invalid) return { ok: false, error: invalid };
-  if (!/^rediss?:\/\//.test(options.redisUrl)) {
-    return {
-      ok: false,
-      error: `the Redis URL must start with redis:// or rediss:// (got ${options.redisUrl})`,
-    };
+  const redisUrl = options.redisUrl ?? DEFAULT_REDIS_URL;
+  const redisCluster = options.redisCluster ?? [];
+  let cluster: ClusterSeeds | null = null;
+  if (redisCluster.length > 0) {
+    const seeds = parseSeeds(redisCluster.join(","));
+    if (!seeds.ok) return seeds;
+    cluster = seeds.value;
+  } else if (!/^rediss?:\/\//.test(redisUrl)) {
+    return { ok: false, error: `the Redis URL must start with redis:// or rediss:// (got ${redisUrl})` };
   }
   return {
     ok: true,
     value: {
-      redisUrl: options.redisUrl,
+      redisUrl,
+      redisCluster,
+      cluster,
       host,
       port,
       token,

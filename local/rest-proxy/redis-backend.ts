@@ -46,7 +46,14 @@ function connectionOptions(timeoutMs: number): RedisOptions {
 // every other name goes out as the client spelled it, so errors that echo it stay verbatim.
 const SPECIAL_TO_IOREDIS = new Set([...notAllowedAutoPipelineCommands, "hgetall"]);
 
-function wireName(command: RedisCommand): string {
+/**
+ * The name a command goes out under: upper-case for the few names ioredis treats specially, otherwise as
+ * the client spelled it.
+ *
+ * @example
+ * wireName({ name: "HGETALL", spelled: "hgetall", args: ["h"] }); // "HGETALL"
+ */
+export function wireName(command: RedisCommand): string {
   return SPECIAL_TO_IOREDIS.has(command.spelled) ? command.name : command.spelled;
 }
 

@@ -1,6 +1,7 @@
 /** @module The proxy's HTTP server: routing, auth, body limits, per-request deadline, graceful shutdown. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { createClusterBackend } from "./cluster-backend";
 import { type Answer, createExecutor, type Executor } from "./execute";
 import { createTokenCheck, readBody, sendError, sendJson } from "./http";
 import { type ProxyOptions, type ResolvedProxyOptions, resolveProxyOptions } from "./options";
@@ -120,11 +121,13 @@ export function createProxyServer(
   const resolved = resolveProxyOptions(options);
   if (!resolved.ok) return resolved;
   const settings = resolved.value;
-  const backend = createRedisBackend(settings.redisUrl, {
-    timeoutMs: settings.timeoutMs,
-    sharedConnections: settings.redisConnections,
-    log: settings.log,
-  });
+  const backend = settings.cluster
+    ? createClusterBackend(settings.cluster, { timeoutMs: settings.timeoutMs, log: settings.log })
+    : createRedisBackend(settings.redisUrl, {
+        timeoutMs: settings.timeoutMs,
+        sharedConnections: settings.redisConnections,
+        log: settings.log,
+      });
   const executor = createExecutor(backend, settings);
   const server = createServer({ keepAliveTimeout: 65_000 }, createHandler(settings, executor, backend));
   let closing: Promise<void> | null = null;
@@ -173,6 +176,7 @@ export function createProxyServer(
  *
  * @example
  * const proxy = await startProxy({ redisUrl: redis.url, token: "secret", port: 0 });
+ * // or, on a Redis Cluster: startProxy({ redisCluster: cluster.seeds, token: "secret", port: 0 })
  * const client = new Redis({ url: proxy.url, token: "secret" }); // from "@upstash/redis"
  * await proxy.close();
  */

@@ -1,8 +1,9 @@
 /** @module The local stack: Redis → REST proxy → N workerd edge instances → NGINX, supervised, on loopback. */
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startNginx } from "../../nginx";
 import { DEFAULT_POLICIES, type PoliciesDocument } from "../../workers/policies";
@@ -59,6 +60,15 @@ async function portFor(wanted: number | undefined, fallback: number): Promise<nu
   return port === 0 ? freePort() : port;
 }
 
+/**
+ * The Node arguments that run a TypeScript entry of this repo: its plain-JS build from `npm run build`
+ * (`dist/local/<name>.js`) when there is one, so a (re)start under load is cheap; otherwise through tsx.
+ */
+function nodeEntry(entry: string): string[] {
+  const built = join(REPO_ROOT, "dist/local", `${basename(dirname(entry))}.js`);
+  return existsSync(built) ? [built] : ["--import", "tsx", entry];
+}
+
 /** Starts a TypeScript entry of this repo as a Node child, stopping it if it never becomes ready. */
 async function startNodePart(
   name: string,
@@ -67,7 +77,7 @@ async function startNodePart(
   env: NodeJS.ProcessEnv,
   ready: () => Promise<boolean>,
 ): Promise<ManagedProcess> {
-  const child = spawnManaged(name, process.execPath, ["--import", "tsx", entry, ...args], {
+  const child = spawnManaged(name, process.execPath, [...nodeEntry(entry), ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
   });
@@ -82,7 +92,9 @@ async function startNodePart(
 
 /**
  * Hands the already running cluster nodes to the supervisor. A node that dies is started again on its
- * port and config file, so it rejoins the cluster (as a replica when its replica took over meanwhile).
+ * port and config file once the cluster has replaced it, so it rejoins as a replica of the promoted node.
+ * Restarted at once, a master (persistence is off) would come back empty, still owning its slots, and
+ * its replica would copy the empty data set: every bucket on it would restart full.
  */
 async function superviseClusterNodes(supervisor: Supervisor, cluster: RedisCluster): Promise<void> {
   for (const [i, node] of cluster.nodes.entries()) {
@@ -93,7 +105,9 @@ async function superviseClusterNodes(supervisor: Supervisor, cluster: RedisClust
       async start() {
         const running = first;
         first = null;
-        return running ?? cluster.restartNode(node.port);
+        if (running) return running;
+        await cluster.waitReplaced(node.port);
+        return cluster.restartNode(node.port);
       },
     });
   }
