@@ -1,0 +1,142 @@
+/** @module `npm run bench`: runs every scenario of issue 7 side by side and writes the JSON, Markdown and SVG report. */
+import { parseArgs } from "node:util";
+import { goals } from "./goals";
+import { startPeerRig } from "./peer-rig";
+import { assertBenchPolicies, PEER_POLICIES } from "./policies";
+import { type BenchResults, writeResults } from "./report";
+import { runAccuracy } from "./scenarios/accuracy";
+import { runCommands } from "./scenarios/commands";
+import { runMemory } from "./scenarios/memory";
+import { runOverhead } from "./scenarios/overhead";
+import { runPeer } from "./scenarios/peer";
+import { runProxyVsRedis } from "./scenarios/proxy";
+import { runScaling } from "./scenarios/scaling";
+import { startBenchStacks } from "./stacks";
+import {
+  type BenchContext,
+  buildWorker,
+  installInterruptHandlers,
+  machineFacts,
+  requireTools,
+} from "./support";
+
+const HELP = `Usage: npm run bench -- [--quick] [--no-build]
+
+Measures, each as a ratio against a baseline from the same run (alternating rounds, medians):
+  1. limiter overhead: the stack (NGINX → 3 workerd → proxy → Redis) with limiting on vs off
+  2. REST proxy vs redis-benchmark: token-bucket EVALSHA, single and 10 per /pipeline
+  3. peer: our limiter vs @upstash/ratelimit tokenBucket in the same worker (bench/peer-worker.ts)
+  4. Redis commands per decision (allowed, denied, cached-denied), ours and the peer's
+  5. accuracy under load: admitted per key vs C + r·t across all instances
+  6. memory per active key in Redis, and expiry at time-to-full
+  7. scaling: 1, 2, 3 instances
+Writes bench/results/<ISO date>.json, docs/benchmarks.md and docs/benchmarks-accuracy.svg.
+
+Options:
+  --quick      every scenario briefly (about 2 minutes; CI checks that it completes and writes its files)
+  --no-build   skip \`npm run build\` (dist/worker/worker.js must exist)
+  --help       show this text
+
+Needs wrk, redis-server, redis-benchmark and nginx on PATH. Exits non-zero with a message on any failure.`;
+
+function createContext(quick: boolean): BenchContext {
+  const started = Date.now();
+  return {
+    quick,
+    seconds: quick ? 2 : 8,
+    rounds: quick ? 1 : 3,
+    connections: 50,
+    log(line) {
+      const elapsed = ((Date.now() - started) / 1000).toFixed(0).padStart(4);
+      console.log(`[bench ${elapsed}s] ${line}`);
+    },
+  };
+}
+
+async function runAll(ctx: BenchContext, build: boolean): Promise<BenchResults> {
+  const startedMs = Date.now();
+  requireTools();
+  assertBenchPolicies();
+  const facts = machineFacts();
+  ctx.log(
+    `nproc ${facts.nproc}, load average ${facts.loadAverageAtStart.join(" / ")}, ${ctx.quick ? "quick" : "full"} run`,
+  );
+  if (build) {
+    ctx.log("building the worker (npm run build)");
+    buildWorker();
+  }
+  const proxy = await runProxyVsRedis(ctx);
+  const memory = await runMemory(ctx);
+
+  ctx.log("starting the peer rig: Redis, proxy --strip-script-flags, bench/peer-worker.ts in workerd");
+  const rig = await startPeerRig(JSON.stringify(PEER_POLICIES));
+  let peer: BenchResults["peer"];
+  let commands: BenchResults["commands"];
+  try {
+    commands = await runCommands(ctx, rig);
+    peer = await runPeer(ctx, rig);
+  } finally {
+    await rig.stop();
+  }
+
+  ctx.log("starting four stacks (3 instances on/off, 1 and 2 instances on)");
+  const stacks = await startBenchStacks(ctx);
+  let overhead: BenchResults["overhead"];
+  let scaling: BenchResults["scaling"];
+  let accuracy: BenchResults["accuracy"];
+  try {
+    overhead = await runOverhead(ctx, stacks.on3, stacks.off3);
+    scaling = await runScaling(ctx, [stacks.on1, stacks.on2, stacks.on3]);
+    accuracy = await runAccuracy(ctx, stacks.on3);
+  } finally {
+    await stacks.stopAll();
+  }
+  return {
+    quick: ctx.quick,
+    facts,
+    settings: { seconds: ctx.seconds, rounds: ctx.rounds, connections: ctx.connections },
+    durationSec: (Date.now() - startedMs) / 1000,
+    overhead,
+    proxy,
+    peer,
+    commands,
+    accuracy,
+    memory,
+    scaling,
+  };
+}
+
+async function main(): Promise<number> {
+  let values: { quick?: boolean; "no-build"?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      options: { quick: { type: "boolean" }, "no-build": { type: "boolean" }, help: { type: "boolean" } },
+    }));
+  } catch (error) {
+    console.error(`bench: ${(error as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  installInterruptHandlers();
+  const ctx = createContext(values.quick ?? false);
+  const results = await runAll(ctx, !values["no-build"]);
+  const paths = await writeResults(results);
+  for (const goal of goals(results)) {
+    ctx.log(`goal ${goal.name}: ${goal.measured} (target ${goal.target}) ${goal.met ? "met" : "NOT met"}`);
+  }
+  ctx.log(`done in ${Math.round(results.durationSec)} s; wrote ${paths.join(", ")}`);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(
+      `bench: failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
+    process.exit(1);
+  },
+);
