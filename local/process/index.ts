@@ -35,6 +35,13 @@ export interface ManagedProcess {
 
 const OUTPUT_LIMIT = 64 * 1024;
 
+// Children run in process groups of their own (see spawnManaged), so nothing else stops them if this
+// process exits without stopping them first (a crashed test run, an uncaught error): do it here.
+const live = new Set<ChildProcess>();
+process.on("exit", function killOrphans() {
+  for (const child of live) child.kill("SIGKILL");
+});
+
 /**
  * Spawns `command` with piped output (kept for diagnostics, optionally echoed).
  *
@@ -64,8 +71,12 @@ export function spawnManaged(
   };
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
+  live.add(child);
   const exited = new Promise<number | string>((resolve) => {
-    child.on("exit", (code, signal) => resolve(code ?? signal ?? "unknown"));
+    child.on("exit", (code, signal) => {
+      live.delete(child);
+      resolve(code ?? signal ?? "unknown");
+    });
     child.on("error", (err) => {
       output += `\nspawn error: ${err.message}`;
       resolve("spawn-error");
