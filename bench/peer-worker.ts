@@ -1,8 +1,9 @@
 /** @module Bench-only worker: `/ours/<policy>` through createLimiter, `/peer/<policy>` through @upstash/ratelimit tokenBucket. */
 import { Ratelimit } from "@upstash/ratelimit";
-import { Redis } from "@upstash/redis/cloudflare";
+import type { Redis } from "@upstash/redis/cloudflare";
 import { createLimiter, type Limiter } from "../workers/limiter";
 import { type CompiledPolicies, type CompiledPolicy, parsePolicies } from "../workers/policies";
+import { createRedisClient } from "../workers/redis";
 
 /** Bindings: the proxy, and the policies document both sides are configured from. */
 interface PeerEnv {
@@ -49,16 +50,7 @@ function setUp(env: PeerEnv): Sides {
   let client: Redis | undefined;
   // The one client both sides share, with the options workers/worker.ts gives ours.
   const redis = () => {
-    client ??= new Redis({
-      url: env.UPSTASH_REDIS_REST_URL,
-      token: env.UPSTASH_REDIS_REST_TOKEN,
-      enableAutoPipelining: false,
-      retry: false,
-      readYourWrites: false,
-      enableTelemetry: false,
-      latencyLogging: false,
-      responseEncoding: false,
-    });
+    client ??= createRedisClient(env.UPSTASH_REDIS_REST_URL, env.UPSTASH_REDIS_REST_TOKEN);
     return client;
   };
   const peer = new Map<string, Ratelimit[]>();

@@ -1,10 +1,11 @@
 /** @module The Workers entry (`wrangler.toml` main): reads the environment once per isolate and serves the app. */
-import { Redis } from "@upstash/redis/cloudflare";
+import type { Redis } from "@upstash/redis/cloudflare";
 import type { ExecutionContext, Hono } from "hono";
 import { createApp } from "./app";
 import { type Env, readConfig } from "./config";
 import { problem } from "./http/problem";
 import { createLimiter } from "./limiter";
+import { createRedisClient } from "./redis";
 
 let app: Hono | undefined;
 let configError: string | undefined;
@@ -20,18 +21,7 @@ function build(env: Env): void {
   let redis: Redis | undefined;
   // Created on first use: Workers forbid I/O (and discourage I/O objects) at global scope.
   const client = () => {
-    redis ??= new Redis({
-      url: redisUrl,
-      token: redisToken,
-      // One request owns its I/O: auto-pipelining would make one request await another's fetch, which
-      // workerd cancels as hung. Retries would blow the policy timeout; the fail mode decides instead.
-      enableAutoPipelining: false,
-      retry: false,
-      readYourWrites: false,
-      enableTelemetry: false,
-      latencyLogging: false,
-      responseEncoding: false,
-    });
+    redis ??= createRedisClient(redisUrl, redisToken);
     return redis;
   };
   const limiter = createLimiter({ policies: config.value.policies, redis: client });
