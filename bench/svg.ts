@@ -44,12 +44,14 @@ export function accuracySvg(result: AccuracyResult, maxKeys = 24): string {
   const x = (ms: number) => M.left + (Math.min(ms, seconds * 1000) / (seconds * 1000)) * plotW;
   const y = (n: number) => M.top + plotH - (n / maxY) * plotH;
   const worst = [...result.keys].sort((a, b) => b.overBy - a.overBy || b.underBy - a.underBy)[0];
+  const title = esc(
+    `Admitted per key vs C + r·t (C=${result.capacity}, r=${result.refillPerSec}/s, ${result.clients} clients, ${result.instancesSeen.length} instances)`,
+  );
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<title>${title}</title>`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${esc(
-      `Admitted per key vs C + r·t (C=${result.capacity}, r=${result.refillPerSec}/s, ${result.clients} clients, ${result.instancesSeen.length} instances)`,
-    )}</text>`,
+    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${title}</text>`,
   ];
   for (const t of ticks(seconds, 10)) {
     const px = x(t * 1000).toFixed(1);

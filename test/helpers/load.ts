@@ -43,7 +43,14 @@ export function startLoad(clients: number, request: (i: number) => Promise<Respo
           servedBy: res.headers.get("X-Served-By"),
         });
       } catch (error) {
-        samples.push({ startedAt, ms: performance.now() - startedAt, status: 0, reason: null, servedBy: null, error: `${error} ${(error as Error).cause ?? ""}` });
+        samples.push({
+          startedAt,
+          ms: performance.now() - startedAt,
+          status: 0,
+          reason: null,
+          servedBy: null,
+          error: `${error} ${(error as Error).cause ?? ""}`,
+        });
       }
       if (pauseMs > 0) await sleep(pauseMs);
     }
