@@ -1,8 +1,8 @@
-import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitUntil } from "../../local/process";
 import { pingRedis } from "../../local/redis";
 import { type Stack, startStack } from "../../local/stack";
+import { workerdPids } from "../helpers/launcher";
 import { getFresh, type Sample, sleep, slowest, startLoad } from "../helpers/load";
 
 const TIMEOUT_MS = 50;
@@ -137,10 +137,9 @@ describe("faults under load (real stack)", () => {
     });
     await sleep(500);
     const host = pid("edge-2");
-    const workerd = execFileSync("pgrep", ["-P", String(host), "workerd"], { encoding: "utf8" })
-      .trim()
-      .split("\n");
-    for (const p of workerd) process.kill(Number(p), "SIGKILL");
+    const workerd = workerdPids(host);
+    expect(workerd.length).toBeGreaterThan(0);
+    for (const p of workerd) process.kill(p, "SIGKILL");
     await sleep(2000);
     const [getSamples, checkSamples] = await Promise.all([gets.stop(), checks.stop()]);
     expect(getSamples.filter((s) => s.status !== 200)).toEqual([]);

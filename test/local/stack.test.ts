@@ -1,9 +1,6 @@
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ManagedProcess, spawnManaged, waitUntil } from "../../local/process";
+import { type ManagedProcess, waitUntil } from "../../local/process";
+import { alive, startLauncher, workerdPids } from "../helpers/launcher";
 
 // The launcher exactly as `npm start` runs it, on free ports, with a policies file of its own.
 const POLICIES = {
@@ -24,53 +21,8 @@ let launcher: ManagedProcess;
 let url: string;
 const pids: Record<string, number> = {};
 
-/** Running, not merely a zombie waiting for its (re-)parent to reap it. */
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
-}
-
-function workerdPids(pid: number): number[] {
-  try {
-    return execFileSync("pgrep", ["-P", String(pid), "workerd"], { encoding: "utf8" })
-      .trim()
-      .split("\n")
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
-  }
-}
-
 beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), "erl-stack-test-"));
-  const file = join(dir, "policies.json");
-  writeFileSync(file, JSON.stringify(POLICIES));
-  const args = [
-    "--import",
-    "tsx",
-    "local/stack/cli.ts",
-    "--port",
-    "0",
-    "--proxy-port",
-    "0",
-    "--demo-port",
-    "0",
-    "--no-build",
-  ];
-  launcher = spawnManaged("launcher", process.execPath, [...args, "--policies", file]);
-  await waitUntil(
-    "the launcher prints the gateway URL",
-    async () => /Gateway ready: (\S+)/.test(launcher.output()),
-    {
-      timeoutMs: 60_000,
-      process: launcher,
-    },
-  );
-  url = /Gateway ready: (\S+)/.exec(launcher.output())?.[1] ?? "";
+  ({ process: launcher, url } = await startLauncher(POLICIES, ["--demo-port", "0"]));
   for (const [, name, pid] of launcher
     .output()
     .matchAll(/^(redis|rest-proxy|edge-\d|nginx)\s+\S+\s+(\d+)/gm)) {

@@ -1,10 +1,8 @@
 /** @module `npm start -- --redis-cluster`: the launcher on a 3-master/3-replica cluster, exact across instances, failover under supervision. */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ManagedProcess, spawnManaged, waitUntil } from "../../../local/process";
+import { type ManagedProcess, waitUntil } from "../../../local/process";
 import { parseClusterNodes, queryNode } from "../../../local/redis-cluster";
+import { alive, startLauncher } from "../../helpers/launcher";
 
 const POLICIES = {
   policies: {
@@ -17,43 +15,8 @@ let launcher: ManagedProcess;
 let url: string;
 const nodes: Array<{ name: string; port: number; pid: number; role: string }> = [];
 
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
-}
-
 beforeAll(async () => {
-  const file = join(mkdtempSync(join(tmpdir(), "erl-cluster-stack-")), "policies.json");
-  writeFileSync(file, JSON.stringify(POLICIES));
-  const args = [
-    "--import",
-    "tsx",
-    "local/stack/cli.ts",
-    "--redis-cluster",
-    "--port",
-    "0",
-    "--proxy-port",
-    "0",
-  ];
-  launcher = spawnManaged("launcher", process.execPath, [
-    ...args,
-    "--no-demo",
-    "--no-build",
-    "--policies",
-    file,
-  ]);
-  await waitUntil(
-    "the launcher prints the gateway URL",
-    async () => /Gateway ready: (\S+)/.test(launcher.output()),
-    {
-      timeoutMs: 90_000,
-      process: launcher,
-    },
-  );
-  url = /Gateway ready: (\S+)/.exec(launcher.output())?.[1] ?? "";
+  ({ process: launcher, url } = await startLauncher(POLICIES, ["--redis-cluster", "--no-demo"]));
   for (const [, name, port, pid, role] of launcher
     .output()
     .matchAll(/^(redis-\d)\s+127\.0\.0\.1:(\d+)\s+(\d+)\s+(master|replica)/gm)) {

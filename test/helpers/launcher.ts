@@ -1,0 +1,54 @@
+/** @module Test helper: `npm start` as a real child process with a policies file, and process liveness checks. */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type ManagedProcess, spawnManaged, waitUntil } from "../../local/process";
+
+export interface Launcher {
+  process: ManagedProcess;
+  /** The gateway URL the launcher printed. */
+  url: string;
+}
+
+/**
+ * Runs `local/stack/cli.ts` on free ports (no build: the global setup built the worker) and waits for
+ * "Gateway ready".
+ *
+ * @example
+ * const { process, url } = await startLauncher(POLICIES, ["--demo-port", "0"]);
+ */
+export async function startLauncher(policies: unknown, extraArgs: string[] = []): Promise<Launcher> {
+  const file = join(mkdtempSync(join(tmpdir(), "erl-launcher-")), "policies.json");
+  writeFileSync(file, JSON.stringify(policies));
+  const args = ["--import", "tsx", "local/stack/cli.ts", "--port", "0", "--proxy-port", "0", "--no-build"];
+  const launcher = spawnManaged("launcher", process.execPath, [...args, ...extraArgs, "--policies", file]);
+  const ready = /Gateway ready: (\S+)/;
+  await waitUntil("the launcher prints the gateway URL", async () => ready.test(launcher.output()), {
+    timeoutMs: 90_000,
+    process: launcher,
+  });
+  return { process: launcher, url: ready.exec(launcher.output())?.[1] ?? "" };
+}
+
+/** Running, not merely a zombie waiting for its (re-)parent to reap it. */
+export function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+/** The workerd processes an edge host (`local/edge/cli.ts`) runs. */
+export function workerdPids(hostPid: number): number[] {
+  try {
+    return execFileSync("pgrep", ["-P", String(hostPid), "workerd"], { encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
