@@ -11,6 +11,7 @@ import { runOverhead } from "./scenarios/overhead";
 import { runPeer } from "./scenarios/peer";
 import { runProxyVsRedis } from "./scenarios/proxy";
 import { runScaling } from "./scenarios/scaling";
+import { runSingle } from "./scenarios/single";
 import { startBenchStacks } from "./stacks";
 import {
   type BenchContext,
@@ -30,6 +31,7 @@ Measures, each as a ratio against a baseline from the same run (alternating roun
   5. accuracy under load: admitted per key vs C + r·t across all instances
   6. memory per active key in Redis, and expiry at time-to-full
   7. scaling: 1, 2, 3 instances
+  8. one instance: limiting on vs off, and requests/s for an already-denied key
 Writes bench/results/<ISO date>.json, docs/benchmarks.md and docs/benchmarks-accuracy.svg.
 
 Options:
@@ -66,6 +68,7 @@ async function runAll(ctx: BenchContext, build: boolean): Promise<BenchResults> 
     buildWorker();
   }
   const proxy = await runProxyVsRedis(ctx);
+  const single = await runSingle(ctx);
   const memory = await runMemory(ctx);
 
   ctx.log("starting the peer rig: Redis, proxy --strip-script-flags, bench/peer-worker.ts in workerd");
@@ -103,6 +106,7 @@ async function runAll(ctx: BenchContext, build: boolean): Promise<BenchResults> 
     accuracy,
     memory,
     scaling,
+    single,
   };
 }
 

@@ -21,6 +21,8 @@ export const STACK_POLICIES: PoliciesDocument = {
   prefix: "bench",
   policies: {
     huge: { limits: [{ name: "burst", ...HUGE }], ...STRICT },
+    // One token an hour: a client's second request is denied, every later one comes from the denied cache.
+    tiny: { limits: [{ name: "burst", capacity: 1, refill: "1/h" }], ...STRICT },
     acc: {
       limits: [
         {
@@ -35,6 +37,7 @@ export const STACK_POLICIES: PoliciesDocument = {
   routes: [
     { path: "/bench/*", policy: "huge", key: "header:x-client" },
     { path: "/acc/*", policy: "acc", key: "header:x-client" },
+    { path: "/denied/*", policy: "tiny", key: "header:x-client" },
   ],
 };
 

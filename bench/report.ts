@@ -9,6 +9,7 @@ import type { OverheadResult } from "./scenarios/overhead";
 import type { PeerResult } from "./scenarios/peer";
 import type { ProxyResult } from "./scenarios/proxy";
 import type { ScalingResult } from "./scenarios/scaling";
+import type { SingleResult } from "./scenarios/single";
 import type { MachineFacts } from "./support";
 import { REPO_ROOT } from "./support";
 import { accuracySvg } from "./svg";
@@ -26,6 +27,7 @@ export interface BenchResults {
   accuracy: AccuracyResult;
   memory: MemoryResult;
   scaling: ScalingResult;
+  single: SingleResult;
 }
 
 const SVG_NAME = "benchmarks-accuracy.svg";
@@ -172,6 +174,21 @@ function sections(r: BenchResults): string[] {
       r.scaling.points.map((p) => [p.instances, int(p.okPerSec), fmt(p.speedup), fmt(p.p50Ms), fmt(p.p99Ms)]),
     ),
     `On ${r.facts.nproc} cores every instance, NGINX, the proxy, Redis and wrk share the same CPUs, so throughput plateaus once the cores are busy: more instances add isolates, not CPU.`,
+    "## 8. One instance — limiting on vs off, and an already-denied key",
+    "wrk straight at one workerd socket (no NGINX). On: `/bench/*` (never denies, 1000 client keys); off: the same worker with `RATE_LIMIT_DISABLED=true`; denied: one client on a 1-token-per-hour bucket, so every request after the first is a 429 from the denied cache (no Redis call).",
+    table(
+      ["side", "requests/s", "÷ off", "p50 (ms)"],
+      [
+        ["limiting on", int(r.single.on.okPerSec), fmt(r.single.throughputRatio), fmt(r.single.on.p50Ms)],
+        ["limiting off", int(r.single.off.okPerSec), "1.00", fmt(r.single.off.p50Ms)],
+        [
+          "already-denied key (429s)",
+          int(r.single.deniedPerSec),
+          fmt(r.single.deniedRatio),
+          fmt(r.single.deniedP50Ms),
+        ],
+      ],
+    ),
   ];
 }
 
