@@ -52,3 +52,23 @@ export function workerdPids(hostPid: number): number[] {
     return [];
   }
 }
+
+/**
+ * 300 concurrent GETs of `${url}/shared/x` for one `x-client` key: what the one-bucket tests assert on.
+ *
+ * @example
+ * const burst = await sharedBucketBurst(url, "one-bucket");
+ * expect(burst.allowed).toBe(50);
+ */
+export async function sharedBucketBurst(url: string, client: string) {
+  const responses = await Promise.all(
+    Array.from({ length: 300 }, () => fetch(`${url}/shared/x`, { headers: { "x-client": client } })),
+  );
+  await Promise.all(responses.map((r) => r.arrayBuffer()));
+  const allowed = responses.filter((r) => r.status === 200);
+  return {
+    allowed: allowed.length,
+    denied: responses.filter((r) => r.status === 429).length,
+    servedBy: new Set(allowed.map((r) => r.headers.get("X-Served-By"))),
+  };
+}
