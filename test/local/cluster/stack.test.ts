@@ -71,11 +71,16 @@ describe("npm start -- --redis-cluster", () => {
       },
       { timeoutMs: 30_000, intervalMs: 100 },
     );
-    // Exact again on every master: a fresh bucket for each of many clients.
+    // The proxy learns the new topology on its next MOVED or connection error: wait until a request
+    // gets through, then every master must decide again (a fresh bucket for each of many clients).
+    await waitUntil("the stack decides again", async () => (await shared("probe")).status === 200, {
+      timeoutMs: 15_000,
+      intervalMs: 100,
+    });
     const statuses = await Promise.all(
       Array.from({ length: 30 }, (_, i) => shared(`after-${i}`).then((r) => r.status)),
     );
-    expect(statuses.every((s) => s === 200)).toBe(true);
+    expect(statuses).toEqual(Array.from({ length: 30 }, () => 200));
   }, 60_000);
 
   it("leaves no process behind after SIGTERM", async () => {
