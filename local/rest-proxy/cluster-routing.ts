@@ -137,6 +137,8 @@ export function parseSeeds(text: string): Result<ClusterSeeds> {
   return { ok: true, value: { nodes, tls: false, ...auth } };
 }
 
+const NOT_SENT = /^(Stream|Cluster) isn't (writeable|ready) and enableOfflineQueue options is false$/;
+
 /** How the backend reacts to a failed attempt. */
 export type RetryAdvice =
   | { kind: "moved"; slot: number; node: string }
@@ -146,9 +148,9 @@ export type RetryAdvice =
 
 /**
  * Classifies an error from one attempt. MOVED, ASK, TRYAGAIN and CLUSTERDOWN are replies that say the
- * command did not run, so it is safe to send again. A lost connection or a timeout may hide a command
- * that ran: it is never re-sent (a rate-limit decision must not be charged twice), only the slot map is
- * refreshed so the next request finds the new master.
+ * command did not run, so it is safe to send again; so is a command ioredis refused to write. A lost
+ * connection or a timeout may hide a command that ran: it is never re-sent (a rate-limit decision must
+ * not be charged twice), only the slot map is refreshed so the next request finds the new master.
  *
  * @example
  * retryAdvice(Object.assign(new Error("MOVED 3999 127.0.0.1:7002"), { name: "ReplyError" }));
@@ -156,6 +158,9 @@ export type RetryAdvice =
  */
 export function retryAdvice(error: unknown, retryDelayMs: number): RetryAdvice {
   if (!(error instanceof Error)) return { kind: "fail", refresh: false };
+  // ioredis refused to write it (no connection, offline queue off): it never left, so once the slot map
+  // has caught up with a failover it is as safe to send again as a MOVED.
+  if (NOT_SENT.test(error.message)) return { kind: "wait", ms: retryDelayMs };
   if (error.name !== "ReplyError") return { kind: "fail", refresh: true };
   const [code, first, second] = error.message.split(" ");
   if (code === "MOVED" && first && second) return { kind: "moved", slot: Number(first), node: second };

@@ -54,6 +54,8 @@ describe("cluster routing", () => {
     expect(retryAdvice(reply("ASK 12 127.0.0.1:7001"), 100)).toEqual({ kind: "ask", node: "127.0.0.1:7001" });
     expect(retryAdvice(reply("CLUSTERDOWN The cluster is down"), 100)).toEqual({ kind: "wait", ms: 100 });
     expect(retryAdvice(new Error("Connection is closed."), 100)).toEqual({ kind: "fail", refresh: true });
+    const notSent = new Error("Stream isn't writeable and enableOfflineQueue options is false");
+    expect(retryAdvice(notSent, 100)).toEqual({ kind: "wait", ms: 100 });
     expect(retryAdvice(new Error("Command timed out"), 100)).toEqual({ kind: "fail", refresh: true });
     expect(retryAdvice(reply("ERR wrong number of arguments"), 100)).toEqual({
       kind: "fail",
