@@ -12,8 +12,8 @@ export interface Launcher {
 }
 
 /**
- * Runs `local/stack/cli.ts` on free ports (no build: the global setup built the worker) and waits for
- * "Gateway ready".
+ * Runs `local/stack/cli.ts` on free ports (no build: the global setup built the worker) and waits until
+ * its whole status block is printed.
  *
  * @example
  * const { process, url } = await startLauncher(POLICIES, ["--demo-port", "0"]);
@@ -24,10 +24,15 @@ export async function startLauncher(policies: unknown, extraArgs: string[] = [])
   const args = ["--import", "tsx", "local/stack/cli.ts", "--port", "0", "--proxy-port", "0", "--no-build"];
   const launcher = spawnManaged("launcher", process.execPath, [...args, ...extraArgs, "--policies", file]);
   const ready = /Gateway ready: (\S+)/;
-  await waitUntil("the launcher prints the gateway URL", async () => ready.test(launcher.output()), {
-    timeoutMs: 90_000,
-    process: launcher,
-  });
+  // The status block's last line: everything above it (table, URLs, sample curls) has arrived too.
+  await waitUntil(
+    "the launcher prints its status",
+    async () => launcher.output().includes("Ctrl-C stops everything."),
+    {
+      timeoutMs: 90_000,
+      process: launcher,
+    },
+  );
   return { process: launcher, url: ready.exec(launcher.output())?.[1] ?? "" };
 }
 
