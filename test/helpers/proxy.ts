@@ -43,3 +43,25 @@ export async function startTestProxy(
   });
   return { url, token, port, process: child, stop: () => child.stop() };
 }
+
+export interface Posted {
+  status: number;
+  body: unknown;
+  ms: number;
+}
+
+/**
+ * POSTs a command (`/`), a pipeline or a transaction to the proxy; never throws on HTTP errors.
+ *
+ * @example
+ * await post(proxy, ["get", "k"]); // { status: 200, body: { result: null }, ms: 2 }
+ */
+export async function post(proxy: TestProxy, body: unknown, path = "/"): Promise<Posted> {
+  const started = Date.now();
+  const res = await fetch(`${proxy.url}${path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${proxy.token}` },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as unknown, ms: Date.now() - started };
+}

@@ -5,7 +5,8 @@ import { queryNode, type RedisCluster, startRedisCluster } from "../../../local/
 import { CROSSSLOT_MESSAGE, keySlot } from "../../../local/rest-proxy";
 import { bucketKeys, type LimitSpec, TOKEN_BUCKET_LUA, takeTokens, tokenBucketSha1 } from "../../../lua";
 import type { TestProxy } from "../../helpers/proxy";
-import { post, serves, startClusterProxy } from "./helpers";
+import { post } from "../../helpers/proxy";
+import { serves, startClusterProxy } from "./helpers";
 
 let cluster: RedisCluster;
 let proxy: TestProxy;

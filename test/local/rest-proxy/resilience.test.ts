@@ -2,19 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitUntil } from "../../../local/process";
 import { type RedisServer, startRedis } from "../../../local/redis";
-import { startTestProxy, type TestProxy } from "../../helpers/proxy";
+import { post, startTestProxy, type TestProxy } from "../../helpers/proxy";
 
 const TIMEOUT_MS = 500;
-
-async function post(proxy: TestProxy, body: unknown, path = "/") {
-  const started = Date.now();
-  const res = await fetch(`${proxy.url}${path}`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${proxy.token}` },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as unknown, ms: Date.now() - started };
-}
 
 describe("Redis outages", () => {
   let redis: RedisServer;
