@@ -48,7 +48,7 @@ export async function startEdgeStack(options: {
       }),
     );
   }
-  return {
+  const stack: EdgeStack = {
     redis,
     raw,
     proxy,
@@ -62,10 +62,12 @@ export async function startEdgeStack(options: {
     async stop() {
       await Promise.all(edges.map((e) => e.stop()));
       raw.disconnect();
-      await proxy.stop();
+      // The current proxy: a suite may have replaced the first one (stopped and restarted on its port).
+      await stack.proxy.stop();
       await redis.stop();
     },
   };
+  return stack;
 }
 
 /** A GET with the client address NGINX/Cloudflare would set. */
