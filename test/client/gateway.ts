@@ -1,6 +1,7 @@
 /** @module Test helper: a tiny round-robin reverse proxy that sets CF-Connecting-IP from the socket, as NGINX does. */
 import { Agent, createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
+import { DEMO_POLICIES, DEMO_ROUTES } from "../../local/demo/policies";
 import type { EdgeStack } from "../helpers/edge-stack";
 
 export interface Gateway {
@@ -86,23 +87,18 @@ async function sumMetric(stack: EdgeStack, policy: string, outcome: string): Pro
   return total;
 }
 
-/** The policies both burst suites use: a 10-token, 5/s bucket per route, so each burst starts full. */
+/**
+ * The demo's own policies and routes (each burst starts on a full 10-token, 5/s bucket), plus a 2-token
+ * bucket for the CORS header checks.
+ */
 export function burstPolicies(origin?: string): unknown {
-  // A generous Redis timeout: under a cold 60-request burst the default 50 ms fails open, and a fail-open
-  // decision is neither an allowed nor a denied count of the bucket.
-  const bucket = { limits: [{ name: "burst", capacity: 10, refill: "5/s" }], timeoutMs: 5000 };
   return {
     prefix: "client",
     policies: {
-      "demo-plain": bucket,
-      "demo-client": bucket,
+      ...DEMO_POLICIES,
       "demo-cors": { limits: [{ name: "burst", capacity: 2, refill: "1/m" }], timeoutMs: 5000 },
     },
-    routes: [
-      { path: "/demo-api/plain/*", policy: "demo-plain", key: "ip" },
-      { path: "/demo-api/client/*", policy: "demo-client", key: "ip" },
-      { path: "/demo-api/cors/*", policy: "demo-cors", key: "ip" },
-    ],
+    routes: [...DEMO_ROUTES, { path: "/demo-api/cors/*", policy: "demo-cors", key: "ip" }],
     ...(origin ? { cors: { origins: [origin] } } : {}),
   };
 }

@@ -13,7 +13,7 @@ export interface RateLimitOptions {
   limiter: Limiter;
   /**
    * The policy to apply. When omitted, the policies document's `routes` decide (first match wins) and
-   * requests no route matches pass unlimited.
+   * requests no route matches pass unlimited. An unknown name throws when the middleware is created.
    */
   policy?: string;
   /** The identity to limit by. Default: the route's `key` (or `ip` from `CF-Connecting-IP` with `policy`). */
@@ -60,15 +60,19 @@ interface Target {
   route: CompiledRoute | null;
 }
 
-function findTarget(c: Context, options: RateLimitOptions): Target | null {
+function targetFinder(options: RateLimitOptions): (c: Context) => Target | null {
   const { policies } = options.limiter;
   if (options.policy !== undefined) {
+    // A misnamed policy is a bug in the app: say so when the middleware is created, not on every request.
     const policy = policies.policies.get(options.policy);
     if (!policy) throw new Error(`rateLimit(): unknown policy "${options.policy}"`);
-    return { policy, route: null };
+    const fixed: Target = { policy, route: null };
+    return () => fixed;
   }
-  const route = matchRoute(policies, c.req.method, new URL(c.req.url).pathname);
-  return route ? { policy: route.policy, route } : null;
+  return function byRoute(c) {
+    const route = matchRoute(policies, c.req.method, new URL(c.req.url).pathname);
+    return route ? { policy: route.policy, route } : null;
+  };
 }
 
 async function identityOf(c: Context, options: RateLimitOptions, route: CompiledRoute | null) {
@@ -89,8 +93,9 @@ async function identityOf(c: Context, options: RateLimitOptions, route: Compiled
  * app.use("/api/*", rateLimit({ limiter, policy: "api", key: (c) => c.req.header("x-api-key") }));
  */
 export function rateLimit(options: RateLimitOptions): MiddlewareHandler<{ Variables: RateLimitVariables }> {
+  const findTarget = targetFinder(options);
   return async function rateLimitMiddleware(c, next) {
-    const target = findTarget(c, options);
+    const target = findTarget(c);
     if (target === null) return next();
     const who = await identityOf(c, options, target.route);
     if (!who.ok) return problem(400, "Bad Request", who.error, { policy: target.policy.name });
