@@ -4,6 +4,8 @@ export { type AppOptions, createApp } from "./app";
 export { bindingLimit, decisionHeaders, RATE_LIMIT_HEADERS } from "./headers";
 export { identify } from "./identity";
 export {
+  type BreakerState,
+  type CheckOptions,
   createLimiter,
   type Decision,
   type DecisionReason,

@@ -29,6 +29,8 @@ const ROUTES: Record<string, Kind> = { "/": "single", "/pipeline": "pipeline", "
 
 // How long Redis gets to come up before the proxy listens anyway (requests meanwhile get 503 JSON).
 const STARTUP_REDIS_WAIT_MS = 5000;
+/** The kernel caps it at net.core.somaxconn. */
+const LISTEN_BACKLOG = 65_535;
 
 function pathOf(url: string | undefined): string {
   const raw = url ?? "/";
@@ -158,7 +160,9 @@ export function createProxyServer(
     }
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(settings.port, settings.host, () => {
+      // Every edge opens a connection per concurrent decision: a burst of a thousand overflows Node's
+      // default backlog (511), and a dropped SYN is retried only after a second: a silent store to the edge.
+      server.listen({ port: settings.port, host: settings.host, backlog: LISTEN_BACKLOG }, () => {
         server.off("error", reject);
         resolve();
       });

@@ -5,6 +5,7 @@ import { bindingLimit, decisionHeaders } from "../headers";
 import { bearerMatches } from "../http/auth";
 import { problem } from "../http/problem";
 import type { Decision, Limiter } from "../limiter";
+import { checkOptions } from "../middleware";
 import type { CompiledPolicy } from "../policies";
 
 const MAX_KEY_BYTES = 1024;
@@ -102,7 +103,7 @@ export function checkApi(limiter: Limiter, token: string | null): Hono {
     if (!parsed.success) return problem(400, "Bad Request", describeIssues(parsed.error));
     const policy = policyNamed(parsed.data.policy);
     if (policy instanceof Response) return policy;
-    return answer(await limiter.check(policy, parsed.data.key, parsed.data.cost));
+    return answer(await limiter.check(policy, parsed.data.key, parsed.data.cost, checkOptions(c)));
   });
 
   api.on(["GET", "DELETE"], "/buckets/:policy/:key", async function bucket(c) {
@@ -110,8 +111,14 @@ export function checkApi(limiter: Limiter, token: string | null): Hono {
     if (policy instanceof Response) return policy;
     const key = keySchema.safeParse(c.req.param("key"));
     if (!key.success) return problem(400, "Bad Request", describeIssues(key.error).replace(/^body/, "key"));
-    if (c.req.method === "DELETE") await limiter.reset(policy, key.data);
-    return answer(await limiter.check(policy, key.data, 0));
+    if (c.req.method === "DELETE") {
+      const reset = await limiter.reset(policy, key.data).then(
+        () => null,
+        (error: Error) => problem(503, "Service Unavailable", `reset failed: ${error.message}`),
+      );
+      if (reset) return reset;
+    }
+    return answer(await limiter.check(policy, key.data, 0, checkOptions(c)));
   });
 
   api.all("*", (c) =>

@@ -1,11 +1,15 @@
-/** @module The limiter core: policy → keys → one EVALSHA, with a timeout, fail modes, shadow mode and a denied cache. */
+/** @module The limiter core: policy → keys → one EVALSHA, waited for while the store is busy, fail modes behind a breaker. */
 import { type BucketResult, bucketKeys, runTokenBucket } from "../../lua";
 import { Metrics } from "../metrics";
 import type { CompiledPolicies, CompiledPolicy } from "../policies";
 import { DeniedCache } from "./denied-cache";
-import type { Decision, RedisLike } from "./types";
+import { callStore, type StoreFailure } from "./store-call";
+import { type BreakerState, StoreHealth } from "./store-health";
+import type { Decision, DecisionReason, RedisLike } from "./types";
 
 export { DeniedCache } from "./denied-cache";
+export { classifyStoreError } from "./store-call";
+export { BREAKER_COOLDOWN_MS, type BreakerState } from "./store-health";
 export type { Decision, DecisionReason, DecisionSource, RedisLike } from "./types";
 
 /** How a limiter reaches Redis: called lazily on the first decision (Workers forbid I/O at global scope). */
@@ -18,24 +22,25 @@ export interface LimiterOptions {
   deniedCacheSize?: number;
 }
 
+/** Per-request hooks for work that outlives the response. */
+export interface CheckOptions {
+  /**
+   * Keeps background work (the breaker's probe) alive after the response is sent: pass the Workers
+   * `ctx.waitUntil`. Without it the work still runs, but the runtime may cut it short.
+   */
+  waitUntil?: (promise: Promise<unknown>) => void;
+}
+
 /** A rate limiter over one policies document. Create it once per isolate; it holds no I/O until first used. */
 export interface Limiter {
   readonly policies: CompiledPolicies;
   readonly metrics: Metrics;
+  /** The isolate's circuit breaker over the store: `open` while the store is unavailable. */
+  readonly breaker: () => BreakerState;
   /** Takes `cost` tokens for `identity` under `policy` (0 inspects), deciding by fail mode when Redis can't. */
-  check(policy: CompiledPolicy, identity: string, cost: number): Promise<Decision>;
+  check(policy: CompiledPolicy, identity: string, cost: number, options?: CheckOptions): Promise<Decision>;
   /** Deletes the identity's buckets for the policy: the next request finds them full. */
   reset(policy: CompiledPolicy, identity: string): Promise<void>;
-}
-
-class TimeoutError extends Error {}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(`Redis did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function fromResult(policy: CompiledPolicy, cost: number, result: BucketResult, cached: boolean): Decision {
@@ -72,43 +77,86 @@ export function createLimiter(options: LimiterOptions): Limiter {
   };
   const cacheKey = (policy: CompiledPolicy, identity: string) => `${policy.name}\u0000${identity}`;
 
-  async function decide(policy: CompiledPolicy, identity: string, cost: number): Promise<Decision> {
+  const health = new StoreHealth(function recordTransition(to) {
+    metrics.inc("erl_breaker_transitions_total", { to });
+    metrics.set("erl_breaker_open", {}, to === "closed" ? 0 : 1);
+  });
+  metrics.set("erl_breaker_open", {}, 0);
+
+  function failMode(
+    policy: CompiledPolicy,
+    cost: number,
+    reason: DecisionReason,
+    breaker: boolean,
+  ): Decision {
+    const open = policy.onError === "open";
+    const source = breaker ? "breaker" : open ? "fail_open" : "fail_closed";
+    return { allowed: open, reason, source, shadowed: false, policy, cost, result: null };
+  }
+
+  function recordFailure(policy: CompiledPolicy, failure: StoreFailure, probe: boolean): void {
+    const timedOut = failure.reason === "redis_timeout";
+    metrics.inc(timedOut ? "erl_redis_timeouts_total" : "erl_redis_errors_total", { policy: policy.name });
+    if (failure.kind === "unavailable") health.unavailable(Date.now(), probe);
+    if (!timedOut || failure.kind === "overloaded")
+      console.error(`edge-rate-limiter: store call failed: ${failure.message}`);
+  }
+
+  /**
+   * The breaker's probe: a cost-0 inspection of the request's own buckets (it writes nothing), run in the
+   * background so the request that triggered it is answered at once like the others.
+   */
+  async function probe(policy: CompiledPolicy, keys: string[]): Promise<void> {
+    const outcome = await callStore(health, policy, () => runTokenBucket(client(), keys, policy.limits, 0));
+    if (!outcome.ok) recordFailure(policy, outcome.failure, true);
+  }
+
+  async function decide(
+    policy: CompiledPolicy,
+    identity: string,
+    cost: number,
+    options: CheckOptions,
+  ): Promise<Decision> {
     const now = Date.now();
     const cached = cost > 0 ? denied.lookup(cacheKey(policy, identity), cost, now) : null;
     if (cached) {
       metrics.inc("erl_denied_cache_hits_total", { policy: policy.name });
       return fromResult(policy, cost, cached, true);
     }
-    const names = policy.limits.map((l) => l.name);
-    try {
-      const keys = await bucketKeys(prefix, identity, policy.name, names);
-      const result = await withTimeout(runTokenBucket(client(), keys, policy.limits, cost), policy.timeoutMs);
-      metrics.observeLatency(Date.now() - now);
-      if (result.reason === "limit_exceeded")
-        denied.remember(cacheKey(policy, identity), cost, result, Date.now());
-      return fromResult(policy, cost, result, false);
-    } catch (error) {
-      const timedOut = error instanceof TimeoutError;
-      metrics.inc(timedOut ? "erl_redis_timeouts_total" : "erl_redis_errors_total", { policy: policy.name });
-      if (!timedOut) console.error(`edge-rate-limiter: Redis error: ${(error as Error).message}`);
-      const open = policy.onError === "open";
-      return {
-        allowed: open,
-        reason: timedOut ? "redis_timeout" : "redis_error",
-        source: open ? "fail_open" : "fail_closed",
-        shadowed: false,
-        policy,
-        cost,
-        result: null,
-      };
+    const admission = health.admit(now, policy.maxWaitMs);
+    if (admission === "skip") return failMode(policy, cost, "redis_unavailable", true);
+    const keys = await bucketKeys(
+      prefix,
+      identity,
+      policy.name,
+      policy.limits.map((l) => l.name),
+    );
+    if (admission === "probe") {
+      const running = probe(policy, keys);
+      options.waitUntil?.(running);
+      return failMode(policy, cost, "redis_unavailable", true);
     }
+    const outcome = await callStore(health, policy, () =>
+      runTokenBucket(client(), keys, policy.limits, cost),
+    );
+    metrics.observeLatency(Date.now() - now);
+    metrics.set("erl_store_longest_silence_ms", {}, health.longestSilenceMs);
+    if (!outcome.ok) {
+      recordFailure(policy, outcome.failure, false);
+      return failMode(policy, cost, outcome.failure.reason, false);
+    }
+    const result = outcome.value;
+    if (result.reason === "limit_exceeded")
+      denied.remember(cacheKey(policy, identity), cost, result, Date.now());
+    return fromResult(policy, cost, result, false);
   }
 
   return {
     policies: options.policies,
     metrics,
-    async check(policy, identity, cost) {
-      const decision = await decide(policy, identity, cost);
+    breaker: () => health.state,
+    async check(policy, identity, cost, checkOptions = {}) {
+      const decision = await decide(policy, identity, cost, checkOptions);
       const outcome = decision.shadowed ? `shadow_${decision.reason}` : decision.reason;
       metrics.inc("erl_decisions_total", { policy: policy.name, outcome, source: decision.source });
       return decision;
@@ -121,7 +169,12 @@ export function createLimiter(options: LimiterOptions): Limiter {
         policy.limits.map((l) => l.name),
       );
       denied.forget(cacheKey(policy, identity));
-      await withTimeout(client().del(...keys), Math.max(policy.timeoutMs, 1000));
+      const admission = health.admit(Date.now(), policy.maxWaitMs);
+      if (admission === "skip") throw new Error("the store is unavailable (circuit breaker open)");
+      const outcome = await callStore(health, policy, () => client().del(...keys));
+      if (outcome.ok) return;
+      recordFailure(policy, outcome.failure, admission === "probe");
+      throw new Error(outcome.failure.message);
     },
   };
 }

@@ -6,17 +6,26 @@ import type { CompiledPolicy } from "../policies";
  * Why a decision came out as it did.
  * - `allowed`: every limit had the tokens.
  * - `limit_exceeded` / `cost_exceeds_capacity`: a limit said no (see `result.deniedBy`).
- * - `redis_error` / `redis_timeout`: no answer from Redis; the policy's `onError` decided.
+ * - `redis_error`: the store failed this call (connection refused, a gateway error, an error reply).
+ * - `redis_timeout`: the store answered nothing at all for `timeoutMs`, or this call waited `maxWaitMs`.
+ * - `redis_unavailable`: the breaker is open (the store was found unavailable moments ago), so the
+ *   store was not asked.
+ *
+ * In the last three the policy's `onError` decided.
  */
 export type DecisionReason =
   | "allowed"
   | "limit_exceeded"
   | "cost_exceeds_capacity"
   | "redis_error"
-  | "redis_timeout";
+  | "redis_timeout"
+  | "redis_unavailable";
 
-/** Where the answer came from. */
-export type DecisionSource = "redis" | "denied_cache" | "fail_open" | "fail_closed";
+/**
+ * Where the answer came from: the store, the isolate's memory of denials, the open breaker (`onError`
+ * without asking), or `onError` after a failed store call.
+ */
+export type DecisionSource = "redis" | "denied_cache" | "breaker" | "fail_open" | "fail_closed";
 
 /** The outcome of one rate-limit check. */
 export interface Decision {

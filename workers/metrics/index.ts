@@ -9,9 +9,10 @@ function labelText(labels: Labels): string {
   return parts.length ? `{${parts.join(",")}}` : "";
 }
 
-/** Counters keyed by name and labels; one instance per isolate (Workers keep globals between requests). */
+/** Counters and gauges keyed by name and labels; one instance per isolate (Workers keep globals between requests). */
 export class Metrics {
   private readonly counters = new Map<string, Map<string, number>>();
+  private readonly gauges = new Map<string, Map<string, number>>();
   private readonly latency = { buckets: LATENCY_BUCKETS_MS.map(() => 0), count: 0, sumMs: 0 };
 
   /**
@@ -30,12 +31,28 @@ export class Metrics {
     series.set(key, (series.get(key) ?? 0) + by);
   }
 
-  /** Reads one counter (0 when never incremented); for tests and the demo. */
-  get(name: string, labels: Labels = {}): number {
-    return this.counters.get(name)?.get(labelText(labels)) ?? 0;
+  /**
+   * Sets the gauge `name` with `labels` to `value`.
+   *
+   * @example
+   * metrics.set("erl_breaker_open", {}, 1);
+   */
+  set(name: string, labels: Labels, value: number): void {
+    let series = this.gauges.get(name);
+    if (!series) {
+      series = new Map();
+      this.gauges.set(name, series);
+    }
+    series.set(labelText(labels), value);
   }
 
-  /** Records one decision's Redis round-trip time. */
+  /** Reads one counter or gauge (0 when never set); for tests and the demo. */
+  get(name: string, labels: Labels = {}): number {
+    const key = labelText(labels);
+    return this.counters.get(name)?.get(key) ?? this.gauges.get(name)?.get(key) ?? 0;
+  }
+
+  /** Records how long one decision waited for the store (answered or given up). */
   observeLatency(ms: number): void {
     LATENCY_BUCKETS_MS.forEach((le, i) => {
       if (ms <= le) this.latency.buckets[i] = (this.latency.buckets[i] ?? 0) + 1;
@@ -52,12 +69,19 @@ export class Metrics {
    */
   render(extra: Labels = {}): string {
     const lines: string[] = [];
-    for (const [name, series] of [...this.counters].sort(([a], [b]) => a.localeCompare(b))) {
-      lines.push(`# TYPE ${name} counter`);
+    const families = [
+      ...[...this.counters].map(([name, series]) => ({ name, series, type: "counter" })),
+      ...[...this.gauges].map(([name, series]) => ({ name, series, type: "gauge" })),
+    ].sort((a, b) => a.name.localeCompare(b.name));
+    for (const { name, series, type } of families) {
+      lines.push(`# TYPE ${name} ${type}`);
       for (const [labels, value] of series) lines.push(`${name}${withExtra(labels, extra)} ${value}`);
     }
     const h = "erl_decision_latency_ms";
-    lines.push(`# HELP ${h} Time from asking Redis to its answer, per decision.`, `# TYPE ${h} histogram`);
+    lines.push(
+      `# HELP ${h} Time a decision waited for the store (answered or given up), per decision that asked it.`,
+      `# TYPE ${h} histogram`,
+    );
     LATENCY_BUCKETS_MS.forEach((le, i) => {
       lines.push(`${h}_bucket${labelText({ ...extra, le: String(le) })} ${this.latency.buckets[i] ?? 0}`);
     });

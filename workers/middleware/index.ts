@@ -3,7 +3,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { decisionHeaders, withHeaders } from "../headers";
 import { problem } from "../http/problem";
 import { identify } from "../identity";
-import type { Decision, Limiter } from "../limiter";
+import type { CheckOptions, Decision, Limiter } from "../limiter";
 import { type CompiledPolicy, type CompiledRoute, matchRoute } from "../policies";
 
 /** Context variables the middleware sets: handlers can read `c.get("rateLimit")`. */
@@ -55,6 +55,23 @@ export function deniedResponse(decision: Decision): Response {
   );
 }
 
+/**
+ * The request's `waitUntil`, so the limiter's background work (the breaker's probe) outlives the
+ * response on Workers; outside Workers, Hono has no execution context and there is nothing to extend.
+ *
+ * @example
+ * await limiter.check(policy, identity, 1, checkOptions(c));
+ */
+export function checkOptions(c: Context): CheckOptions {
+  let ctx: { waitUntil(promise: Promise<unknown>): void };
+  try {
+    ctx = c.executionCtx;
+  } catch {
+    return {};
+  }
+  return { waitUntil: (promise) => ctx.waitUntil(promise) };
+}
+
 interface Target {
   policy: CompiledPolicy;
   route: CompiledRoute | null;
@@ -101,7 +118,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler<{ Variab
     if (!who.ok) return problem(400, "Bad Request", who.error, { policy: target.policy.name });
     const cost =
       typeof options.cost === "function" ? await options.cost(c) : (options.cost ?? target.route?.cost ?? 1);
-    const decision = await options.limiter.check(target.policy, who.identity, cost);
+    const decision = await options.limiter.check(target.policy, who.identity, cost, checkOptions(c));
     c.set("rateLimit", decision);
     if (!decision.allowed) return deniedResponse(decision);
     await next();

@@ -8,7 +8,10 @@ export interface CompiledPolicy {
   limits: LimitSpec[];
   onError: ValidatedPolicy["onError"];
   mode: ValidatedPolicy["mode"];
+  /** Silence from the store (no answer to anything in the isolate) that counts as unavailable. */
   timeoutMs: number;
+  /** The longest one decision waits for a store that is busy but answering. */
+  maxWaitMs: number;
 }
 
 /** A route: which requests it covers, the policy that limits them and where their identity comes from. */
@@ -90,6 +93,7 @@ function compilePolicy(name: string, policy: ValidatedPolicy): CompiledPolicy {
     onError: policy.onError,
     mode: policy.mode,
     timeoutMs: policy.timeoutMs,
+    maxWaitMs: policy.maxWaitMs,
   };
 }
 

@@ -20,7 +20,6 @@ export const DEFAULT_POLICIES = {
       ],
       onError: "closed",
       mode: "enforce",
-      timeoutMs: 50,
     },
   },
   routes: [

@@ -10,6 +10,11 @@ export const MAX_LIMITS = 8;
 export const MAX_CAPACITY = MAX_REFILL_TOKENS;
 export const MAX_COST = 1_000_000;
 export const MAX_TIMEOUT_MS = 10_000;
+export const MAX_WAIT_MS = 60_000;
+/** How long the store may answer nothing at all before it counts as unavailable (see docs/configuration.md). */
+export const DEFAULT_TIMEOUT_MS = 1000;
+/** The ceiling on one decision's wait while the store is busy but answering. */
+export const DEFAULT_MAX_WAIT_MS = 5000;
 
 // Reasons read as the continuation of `<path>: <value> …` (see errors.ts).
 const NAME_REASON = 'is not a valid name (1 to 64 characters: letters, digits, "_", "." or "-")';
@@ -108,7 +113,15 @@ export const PolicySchema = strictObject({
     }),
   onError: z.enum(["open", "closed"], { error: 'is not "open" or "closed"' }).default("open"),
   mode: z.enum(["enforce", "shadow"], { error: 'is not "enforce" or "shadow"' }).default("enforce"),
-  timeoutMs: integer(1, MAX_TIMEOUT_MS).default(50),
+  timeoutMs: integer(1, MAX_TIMEOUT_MS).default(DEFAULT_TIMEOUT_MS),
+  maxWaitMs: integer(1, MAX_WAIT_MS).default(DEFAULT_MAX_WAIT_MS),
+}).superRefine(function checkWaits(policy, ctx) {
+  if (policy.maxWaitMs < policy.timeoutMs)
+    ctx.addIssue({
+      code: "custom",
+      path: ["maxWaitMs"],
+      message: `is less than timeoutMs (${policy.timeoutMs}): the ceiling on a busy store's wait must be at least the silence that counts as unavailable`,
+    });
 });
 
 export const RouteSchema = strictObject({

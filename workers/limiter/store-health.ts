@@ -1,0 +1,80 @@
+/** @module The store's health as one isolate sees it: when it last answered, and a circuit breaker. */
+
+/** `closed`: ask the store. `open`: the store is unavailable, decide by `onError` at once. `half_open`: one probe asks. */
+export type BreakerState = "closed" | "open" | "half_open";
+
+/** What a decision may do now: ask the store, ask it as the breaker's one probe, or not ask at all. */
+export type Admission = "ask" | "probe" | "skip";
+
+/** Cool-downs double from the first to the last while probes keep failing; the last keeps recovery under 1 s. */
+export const BREAKER_COOLDOWN_MS = { first: 100, max: 500 } as const;
+
+/**
+ * Plain numbers shared by every request of an isolate — never promises: workerd cancels a request that
+ * awaits another request's I/O. Each request reads and writes these around its own store call.
+ *
+ * @example
+ * const health = new StoreHealth((to) => console.log(`breaker ${to}`));
+ * if (health.admit(Date.now(), 5000) !== "skip") { ...ask...; health.answered(Date.now(), startedMs); }
+ */
+export class StoreHealth {
+  /** When the store last answered anything in this isolate (ms); progress that keeps waiting requests waiting. */
+  lastAnswerMs = Number.NEGATIVE_INFINITY;
+  /**
+   * The longest silence a decision sat through and still got its answer (ms): how close a busy store
+   * came to `timeoutMs`. Operators size `timeoutMs` from it.
+   */
+  longestSilenceMs = 0;
+  state: BreakerState = "closed";
+  private cooldownMs: number = BREAKER_COOLDOWN_MS.first;
+  private reopenAtMs = 0;
+  private probeStartedMs = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly onTransition: (to: BreakerState) => void = () => {}) {}
+
+  /**
+   * Whether a decision starting now may ask the store. While open, the first decision after the
+   * cool-down becomes the probe; a probe that never reports back (its request was cancelled) is
+   * replaced after `probeLostMs`.
+   */
+  admit(nowMs: number, probeLostMs: number): Admission {
+    if (this.state === "closed") return "ask";
+    if (this.state === "open" && nowMs < this.reopenAtMs) return "skip";
+    if (this.state === "half_open" && nowMs - this.probeStartedMs < probeLostMs) return "skip";
+    this.probeStartedMs = nowMs;
+    this.transition("half_open");
+    return "probe";
+  }
+
+  /**
+   * The store answered a call that started at `startedMs` (a result or a Redis error reply): it is up; a
+   * probe's success closes the breaker.
+   */
+  answered(nowMs: number, startedMs: number): void {
+    const silence = nowMs - Math.max(this.lastAnswerMs, startedMs);
+    if (silence > this.longestSilenceMs) this.longestSilenceMs = silence;
+    this.lastAnswerMs = Math.max(this.lastAnswerMs, nowMs);
+    if (this.state === "closed") return;
+    this.cooldownMs = BREAKER_COOLDOWN_MS.first;
+    this.transition("closed");
+  }
+
+  /**
+   * The store is unavailable (connection refused, a gateway error, silence past the policy's timeout):
+   * open the breaker, or after a failed probe reopen it with a doubled cool-down. A straggler that
+   * failed while the breaker was already open changes nothing.
+   */
+  unavailable(nowMs: number, wasProbe: boolean): void {
+    if (this.state === "open" && !wasProbe) return;
+    if (this.state === "half_open" && !wasProbe) return;
+    if (wasProbe) this.cooldownMs = Math.min(this.cooldownMs * 2, BREAKER_COOLDOWN_MS.max);
+    this.reopenAtMs = nowMs + this.cooldownMs;
+    this.transition("open");
+  }
+
+  private transition(to: BreakerState): void {
+    if (this.state === to) return;
+    this.state = to;
+    this.onTransition(to);
+  }
+}
