@@ -1,12 +1,16 @@
 /** @module A flood on the real stack with default policy settings: a busy store is waited for, never failed open. */
 import { Redis as IoRedis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pingRedis } from "../../local/redis";
 import { type Stack, startStack } from "../../local/stack";
 import { bucketKeys, runTokenBucket } from "../../lua";
 import { ioredisRunner } from "../../lua/ioredis";
+import { type Sample, sleep, startLoad } from "../helpers/load";
 
 const CHECK_TOKEN = "flood-check-token";
 const fifty = { name: "burst", capacity: 50, refill: "1/h" };
+// The documented default: how long the store may answer nothing before it counts as unavailable.
+const DEFAULT_TIMEOUT_MS = 1000;
 // No timeoutMs, maxWaitMs or onError anywhere: the documented defaults must hold a flood.
 const POLICIES = {
   policies: { p50: { limits: [fifty] } },
@@ -25,6 +29,8 @@ beforeAll(async () => {
     checkToken: CHECK_TOKEN,
   });
   raw = new IoRedis(stack.redisUrl);
+  // The outage tests kill this Redis: reconnecting quietly is all this connection should do.
+  raw.on("error", () => {});
 }, 120_000);
 afterAll(async () => {
   // How close the flood came to the default timeoutMs: the figure operators size it from.
@@ -103,5 +109,105 @@ describe("a flood with default policy settings (NGINX, 3 workerd, proxy, Redis)"
     expect(tally(remaining.map((r) => ({ status: r ?? -1, reason: "remaining", servedBy: null })))).toEqual({
       "49 remaining": 2000,
     });
+  });
+});
+
+type Part = "redis" | "rest-proxy";
+
+/** Steady load on distinct keys: 6 clients, a short pause between requests, so latency is the limiter's. */
+const steadyLoad = (tag: string) =>
+  startLoad(6, (i) => fetch(`${stack.url}/flood/x`, { headers: { "x-client": `${tag}-${i}` } }), 5);
+
+/** Milliseconds until every request sent after `since` is decided by Redis again. */
+function recoveredAfter(samples: Sample[], since: number): number {
+  const late = samples.filter((s) => s.startedAt >= since);
+  expect(late.filter((s) => s.reason === "allowed").length).toBeGreaterThan(20);
+  const failed = late.filter((s) => s.reason !== "allowed").map((s) => s.startedAt + s.ms - since);
+  return Math.max(0, ...failed);
+}
+
+async function hang(
+  part: Part,
+  ms: number,
+): Promise<{ samples: Sample[]; stoppedAt: number; resumedAt: number }> {
+  const child = stack.supervisor.process(part)?.child;
+  if (!child) throw new Error(`no ${part} process`);
+  const load = steadyLoad(`hung-${part}`);
+  await sleep(300);
+  const stoppedAt = performance.now();
+  child.kill("SIGSTOP");
+  await sleep(ms);
+  child.kill("SIGCONT");
+  const resumedAt = performance.now();
+  await sleep(1500);
+  return { samples: await load.stop(), stoppedAt, resumedAt };
+}
+
+function expectFailModeWhileHung(samples: Sample[], stoppedAt: number, resumedAt: number): void {
+  expect(samples.filter((s) => s.status !== 200)).toEqual([]);
+  const during = samples.filter((s) => s.startedAt >= stoppedAt && s.startedAt + s.ms < resumedAt);
+  expect(new Set(during.map((s) => s.reason))).toEqual(new Set(["redis_timeout", "redis_unavailable"]));
+  // The first answers wait out the silence (one wave per instance), never longer.
+  expect(Math.max(...during.map((s) => s.ms))).toBeLessThan(DEFAULT_TIMEOUT_MS + 50);
+  // Once every instance's breaker is open, nothing waits.
+  const afterOpen = during.filter((s) => s.startedAt > stoppedAt + DEFAULT_TIMEOUT_MS + 100);
+  expect(afterOpen.length).toBeGreaterThan(50);
+  expect(afterOpen.filter((s) => s.reason !== "redis_unavailable")).toEqual([]);
+  // Client-side times include NGINX and the test's own fetch on two shared cores: the typical answer
+  // must be within the issue's 10 ms, and none may come near a store wait.
+  const times = afterOpen.map((s) => s.ms).sort((a, b) => a - b);
+  const median = times[Math.floor(times.length / 2)] ?? 0;
+  console.log(
+    `breaker answers: ${times.length}, median ${median.toFixed(1)} ms, max ${times.at(-1)?.toFixed(1)} ms`,
+  );
+  expect(median).toBeLessThan(10);
+  expect(afterOpen.filter((s) => s.ms >= 50)).toEqual([]);
+}
+
+async function kill(part: Part, isBack: () => Promise<boolean>) {
+  const load = steadyLoad(`killed-${part}`);
+  await sleep(300);
+  process.kill(stack.supervisor.process(part)?.pid ?? -1, "SIGKILL");
+  const killedAt = performance.now();
+  let backAt = killedAt;
+  while (!(await isBack().catch(() => false))) {
+    await sleep(10);
+    backAt = performance.now();
+  }
+  await sleep(1500);
+  return { samples: await load.stop(), killedAt, backAt };
+}
+
+describe("outages with default policy settings", () => {
+  for (const part of ["redis", "rest-proxy"] as const) {
+    it(`${part} hung (SIGSTOP) under load: fail mode within timeoutMs, then in < 10 ms; exact within 1 s of SIGCONT`, async () => {
+      const { samples, stoppedAt, resumedAt } = await hang(part, 2500);
+      expectFailModeWhileHung(samples, stoppedAt, resumedAt);
+      const ms = recoveredAfter(samples, resumedAt);
+      console.log(
+        `${part} hung: ${samples.length} requests; decided by Redis again ${ms.toFixed(0)} ms after SIGCONT`,
+      );
+      expect(ms).toBeLessThan(1000);
+    });
+  }
+
+  it("Redis and the proxy killed (SIGKILL) under load: fail mode at once, exact within 1 s of their return", async () => {
+    const port = Number(new URL(stack.redisUrl).port);
+    for (const [part, isBack] of [
+      ["redis", () => pingRedis(port)],
+      ["rest-proxy", () => fetch(`${stack.proxyUrl}/healthz`).then((r) => r.status === 200)],
+    ] as const) {
+      const { samples, killedAt, backAt } = await kill(part, isBack);
+      expect(samples.filter((s) => s.status !== 200)).toEqual([]);
+      const failed = samples.filter((s) => s.reason !== "allowed");
+      expect(failed.length).toBeGreaterThan(0);
+      expect(new Set(failed.map((s) => s.reason))).toEqual(new Set(["redis_error", "redis_unavailable"]));
+      expect(failed.filter((s) => s.ms >= 50)).toEqual([]);
+      const ms = recoveredAfter(samples, backAt);
+      console.log(
+        `${part} killed: back after ${(backAt - killedAt).toFixed(0)} ms; decided by Redis again ${ms.toFixed(0)} ms later`,
+      );
+      expect(ms).toBeLessThan(1000);
+    }
   });
 });
