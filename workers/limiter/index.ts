@@ -99,7 +99,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     metrics.inc(timedOut ? "erl_redis_timeouts_total" : "erl_redis_errors_total", { policy: policy.name });
     if (failure.kind === "unavailable") health.unavailable(Date.now(), probe);
     if (!timedOut || failure.kind === "overloaded")
-      console.error(`edge-rate-limiter: store call failed: ${failure.message}`);
+      console.error(`edge-rate-limiter: Redis error: ${failure.message}`);
   }
 
   /**

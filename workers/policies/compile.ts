@@ -1,6 +1,12 @@
 /** @module Compiles a validated policies document into lookup-ready policies and routes, and matches routes. */
 import type { LimitSpec } from "../../lua/index";
-import type { KeySource, ValidatedPoliciesDocument, ValidatedPolicy, ValidatedRoute } from "./schema";
+import {
+  DEFAULT_MAX_WAIT_MS,
+  type KeySource,
+  type ValidatedPoliciesDocument,
+  type ValidatedPolicy,
+  type ValidatedRoute,
+} from "./schema";
 
 /** A policy ready for the limiter: its limits in the form the token-bucket script takes. */
 export interface CompiledPolicy {
@@ -93,7 +99,7 @@ function compilePolicy(name: string, policy: ValidatedPolicy): CompiledPolicy {
     onError: policy.onError,
     mode: policy.mode,
     timeoutMs: policy.timeoutMs,
-    maxWaitMs: policy.maxWaitMs,
+    maxWaitMs: policy.maxWaitMs ?? Math.max(DEFAULT_MAX_WAIT_MS, policy.timeoutMs),
   };
 }
 

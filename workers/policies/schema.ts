@@ -114,9 +114,10 @@ export const PolicySchema = strictObject({
   onError: z.enum(["open", "closed"], { error: 'is not "open" or "closed"' }).default("open"),
   mode: z.enum(["enforce", "shadow"], { error: 'is not "enforce" or "shadow"' }).default("enforce"),
   timeoutMs: integer(1, MAX_TIMEOUT_MS).default(DEFAULT_TIMEOUT_MS),
-  maxWaitMs: integer(1, MAX_WAIT_MS).default(DEFAULT_MAX_WAIT_MS),
+  // Absent, it is DEFAULT_MAX_WAIT_MS or timeoutMs, whichever is longer (see compile.ts).
+  maxWaitMs: integer(1, MAX_WAIT_MS).optional(),
 }).superRefine(function checkWaits(policy, ctx) {
-  if (policy.maxWaitMs < policy.timeoutMs)
+  if (policy.maxWaitMs !== undefined && policy.maxWaitMs < policy.timeoutMs)
     ctx.addIssue({
       code: "custom",
       path: ["maxWaitMs"],

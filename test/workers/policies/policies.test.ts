@@ -62,10 +62,16 @@ describe("parsePolicies: the default document", () => {
       limits: undefined,
       onError: "open",
       mode: "enforce",
-      timeoutMs: 50,
+      timeoutMs: 1000,
+      maxWaitMs: 5000,
     });
     const api = value.policies.get("api");
-    expect(api && [api.onError, api.mode, api.timeoutMs]).toEqual(["closed", "enforce", 50]);
+    expect(api && [api.onError, api.mode, api.timeoutMs, api.maxWaitMs]).toEqual([
+      "closed",
+      "enforce",
+      1000,
+      5000,
+    ]);
     const routes = value.routes.map(({ path, methods, policy, key, fallback, cost }) => ({
       path,
       methods,
@@ -121,6 +127,8 @@ describe("parsePolicies: the default document", () => {
       onError: "closed",
       mode: "shadow",
       timeoutMs: 10_000,
+      // Never below timeoutMs when left out.
+      maxWaitMs: 10_000,
     });
     expect(out.routes[0]?.key).toEqual({ kind: "header", name: "x-client-id" });
     expect(out.routes[0]?.fallback).toEqual({ kind: "ip" });
@@ -202,7 +210,7 @@ describe("parsePolicies: errors name the field, the value and the reason", () =>
     ).toBe(
       [
         "policies.api.limits[0].burst: unknown field (expected one of: name, capacity, refill)",
-        "policies.api.onErorr: unknown field (expected one of: limits, onError, mode, timeoutMs)",
+        "policies.api.onErorr: unknown field (expected one of: limits, onError, mode, timeoutMs, maxWaitMs)",
         "routes[0].methdos: unknown field (expected one of: path, methods, policy, key, fallback, cost)",
         "polices: unknown field (expected one of: prefix, policies, routes, cors)",
       ].join("; "),
@@ -273,6 +281,19 @@ describe("parsePolicies: errors name the field, the value and the reason", () =>
     );
   });
 
+  it("a ceiling on waiting below the silence that counts as unavailable", () => {
+    expect(
+      errorOf(
+        parseEdited((d) => {
+          d.policies.api.timeoutMs = 2000;
+          d.policies.api.maxWaitMs = 1500;
+        }),
+      ),
+    ).toBe(
+      "policies.api.maxWaitMs: 1500 is less than timeoutMs (2000): the ceiling on a busy store's wait must be at least the silence that counts as unavailable",
+    );
+  });
+
   it("bad policy options", () => {
     expect(
       errorOf(
@@ -281,11 +302,13 @@ describe("parsePolicies: errors name the field, the value and the reason", () =>
           d.policies.api.mode = "dry-run";
           d.policies.api.timeoutMs = 0;
           d.policies.default.timeoutMs = 10_001;
+          d.policies.default.maxWaitMs = 60_001;
         }),
       ),
     ).toBe(
       [
         "policies.default.timeoutMs: 10001 is not an integer from 1 to 10000",
+        "policies.default.maxWaitMs: 60001 is not an integer from 1 to 60000",
         'policies.api.onError: "opne" is not "open" or "closed"',
         'policies.api.mode: "dry-run" is not "enforce" or "shadow"',
         "policies.api.timeoutMs: 0 is not an integer from 1 to 10000",
