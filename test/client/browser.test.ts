@@ -1,4 +1,5 @@
 /** @module The demo page in real Chromium, on another origin than the API: CORS-visible headers and the 60-request burst. */
+import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
