@@ -1,5 +1,5 @@
 /** @module The goals of issue 7, judged from a run's figures, and why a goal that was missed is missed. */
-import type { BenchResults } from "./report";
+import type { BenchResults } from "./results";
 
 /** One goal of issue 7 and whether this run met it. */
 export interface Goal {

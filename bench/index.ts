@@ -1,9 +1,10 @@
 /** @module `npm run bench`: runs every scenario of issue 7 side by side and writes the JSON, Markdown and SVG report. */
-import { parseArgs } from "node:util";
+import { readFlags } from "../local/cli";
 import { goals } from "./goals";
 import { startPeerRig } from "./peer-rig";
 import { assertBenchPolicies, PEER_POLICIES } from "./policies";
-import { type BenchResults, writeResults } from "./report";
+import { writeResults } from "./report";
+import type { BenchResults } from "./results";
 import { runAccuracy } from "./scenarios/accuracy";
 import { runCommands } from "./scenarios/commands";
 import { runMemory } from "./scenarios/memory";
@@ -39,7 +40,8 @@ Options:
   --no-build   skip \`npm run build\` (dist/worker/worker.js must exist)
   --help       show this text
 
-Needs wrk, redis-server, redis-benchmark and nginx on PATH. Exits non-zero with a message on any failure.`;
+Needs wrk, redis-server, redis-benchmark and nginx: as root on Debian/Ubuntu the missing ones are installed
+with apt-get first, otherwise the message names the packages. Exits non-zero with a message on any failure.`;
 
 function createContext(quick: boolean): BenchContext {
   const started = Date.now();
@@ -111,19 +113,11 @@ async function runAll(ctx: BenchContext, build: boolean): Promise<BenchResults> 
 }
 
 async function main(): Promise<number> {
-  let values: { quick?: boolean; "no-build"?: boolean; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      options: { quick: { type: "boolean" }, "no-build": { type: "boolean" }, help: { type: "boolean" } },
-    }));
-  } catch (error) {
-    console.error(`bench: ${(error as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const values = readFlags({
+    name: "bench",
+    help: HELP,
+    options: { quick: { type: "boolean" }, "no-build": { type: "boolean" } },
+  });
   installInterruptHandlers();
   const ctx = createContext(values.quick ?? false);
   const results = await runAll(ctx, !values["no-build"]);

@@ -5,8 +5,9 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { Redis as IoRedis } from "ioredis";
 import { startEdge } from "../local/edge";
+import { REPO_ROOT } from "../local/process";
 import { startRedis } from "../local/redis";
-import { onInterrupt, REPO_ROOT, spawnProxy } from "./support";
+import { onInterrupt, spawnProxy } from "./support";
 
 const PEER_WORKER = fileURLToPath(new URL("./peer-worker.ts", import.meta.url));
 

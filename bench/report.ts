@@ -1,34 +1,10 @@
 /** @module Writes a run's results: bench/results/<ISO date>.json (raw), docs/benchmarks.md and its SVG plot. */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { REPO_ROOT } from "../local/process";
 import { goals, whyNot } from "./goals";
-import type { AccuracyResult } from "./scenarios/accuracy";
-import type { CommandsResult } from "./scenarios/commands";
-import type { MemoryResult } from "./scenarios/memory";
-import type { OverheadResult } from "./scenarios/overhead";
-import type { PeerResult } from "./scenarios/peer";
-import type { ProxyResult } from "./scenarios/proxy";
-import type { ScalingResult } from "./scenarios/scaling";
-import type { SingleResult } from "./scenarios/single";
-import type { MachineFacts } from "./support";
-import { REPO_ROOT } from "./support";
+import type { BenchResults } from "./results";
 import { accuracySvg } from "./svg";
-
-/** Everything one run measured. */
-export interface BenchResults {
-  quick: boolean;
-  facts: MachineFacts;
-  settings: { seconds: number; rounds: number; connections: number };
-  durationSec: number;
-  overhead: OverheadResult;
-  proxy: ProxyResult;
-  peer: PeerResult;
-  commands: CommandsResult;
-  accuracy: AccuracyResult;
-  memory: MemoryResult;
-  scaling: ScalingResult;
-  single: SingleResult;
-}
 
 const SVG_NAME = "benchmarks-accuracy.svg";
 

@@ -1,11 +1,9 @@
 /** @module Shared benchmark plumbing: the run context, progress lines, build, machine facts, the proxy process. */
 import { execFileSync, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { cpus, loadavg } from "node:os";
-import { fileURLToPath } from "node:url";
-import { freePort, type ManagedProcess, spawnManaged, waitUntil } from "../local/process";
-
-export const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+import { type ProxyProcess, startProxyProcess } from "../local/launch";
+import { REPO_ROOT } from "../local/process";
+import { ensureSystemDeps } from "../local/system-deps";
 
 /** What every scenario gets: the run's size and a progress logger. */
 export interface BenchContext {
@@ -92,22 +90,15 @@ export function machineFacts(): MachineFacts {
 }
 
 /**
- * Checks that the programs the benchmark drives are installed; throws a message naming the missing ones.
+ * Makes sure the programs the benchmark drives are installed (apt-get as root on Debian, as `npm test`
+ * does); throws a message naming the packages otherwise.
  *
  * @example
- * requireTools(); // throws "bench: missing programs: wrk (apt-get install wrk)"
+ * requireTools(); // throws "bench: missing system programs: wrk; install them with: …"
  */
 export function requireTools(): void {
-  const missing = [
-    ["wrk", "wrk"],
-    ["redis-benchmark", "redis-tools"],
-    ["redis-server", "redis-server"],
-    ["nginx", "nginx"],
-  ].filter(([program]) => spawnSync("sh", ["-c", `command -v ${program}`]).status !== 0);
-  if (missing.length > 0) {
-    const list = missing.map(([program, pkg]) => `${program} (apt-get install ${pkg})`).join(", ");
-    throw new Error(`bench: missing programs: ${list}`);
-  }
+  const deps = ensureSystemDeps(["wrk", "redis-benchmark", "redis", "nginx"]);
+  if (!deps.ok) throw new Error(`bench: ${deps.error}`);
 }
 
 /**
@@ -121,59 +112,22 @@ export function buildWorker(): void {
   if (result.status !== 0) throw new Error(`bench: npm run build failed (exit ${result.status})`);
 }
 
-/** A REST proxy child process. */
-export interface ProxyProcess {
-  url: string;
-  token: string;
-  process: ManagedProcess;
-  stop(): Promise<void>;
-}
-
 /**
- * Spawns the REST proxy (`local/rest-proxy/cli.ts`) as its own Node process, as the stack does, so it
- * never shares an event loop with the benchmark driver.
+ * Starts the REST proxy as its own Node process, as the stack does, so it never shares an event loop with
+ * the benchmark driver; stopped on Ctrl-C too. Resolves once it answers with Redis connected.
  *
  * @example
  * const proxy = await spawnProxy(redis.url, ["--strip-script-flags"]);
  * await proxy.stop();
  */
 export async function spawnProxy(redisUrl: string, extraFlags: string[] = []): Promise<ProxyProcess> {
-  const port = await freePort();
-  const token = randomBytes(24).toString("hex");
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawnManaged(
-    "rest-proxy",
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "local/rest-proxy/cli.ts",
-      "--port",
-      String(port),
-      "--redis",
-      redisUrl,
-      ...extraFlags,
-    ],
-    { cwd: REPO_ROOT, env: { ...process.env, PROXY_TOKEN: token } },
-  );
-  try {
-    await waitUntil(
-      "rest-proxy answers /healthz",
-      () => fetch(`${url}/healthz`).then((r) => r.status === 200),
-      { timeoutMs: 30_000, process: child },
-    );
-  } catch (error) {
-    await child.stop();
-    throw error;
-  }
-  const forget = onInterrupt(() => child.stop());
+  const proxy = await startProxyProcess({ redisUrl, args: extraFlags, ready: "redis" });
+  const forget = onInterrupt(() => proxy.process.stop());
   return {
-    url,
-    token,
-    process: child,
+    ...proxy,
     stop: async () => {
       forget();
-      await child.stop();
+      await proxy.stop();
     },
   };
 }

@@ -1,6 +1,7 @@
 /** @module `edge-rate-limiter/client`: a drop-in `fetch` that paces itself from rate-limit headers instead of drawing 429s. */
 import { readRateLimitInfo } from "./headers";
 import { type AcquireRequest, Pacer, type ThrottleEvent } from "./pacer";
+import { readViolatedPolicies } from "./problem";
 
 export type {
   HeaderSource,
@@ -17,6 +18,7 @@ export {
   readRateLimitInfo,
 } from "./headers";
 export type { ThrottleEvent, ThrottleReason } from "./pacer";
+export { readViolatedPolicies } from "./problem";
 
 /** Options of {@link createBackoffFetch}; every one has a default. */
 export interface BackoffFetchOptions {
@@ -106,7 +108,9 @@ export function createBackoffFetch(options: BackoffFetchOptions = {}): typeof fe
         throw error;
       }
       const info = readRateLimitInfo(response.headers);
-      pacer.settle(ticket, info, response.status);
+      const throttled = response.status === 429 || response.status === 503;
+      const violated = throttled ? await readViolatedPolicies(response) : [];
+      pacer.settle(ticket, info, response.status, violated);
       if (response.status !== 429 || !canRetry || attempt >= retries) return response;
       const wait = (info.retryAfterMs ?? FALLBACK_RETRY_MS * 2 ** attempt) + sleepJitter(jitter);
       const now = pacer.now();

@@ -7,10 +7,15 @@ export type ThrottleReason = "paced" | "retry-after" | "first-contact";
 
 /** What `onThrottle` receives when a request starts waiting, and again if the reason it waits changes. */
 export interface ThrottleEvent {
-  /** The scope (by default the origin) whose state held the request. */
-  origin: string;
+  /** The scope whose state held the request: by default the URL's origin (see the `scope` option). */
+  scope: string;
   /** The limit that is short of tokens, `null` for first contact and Retry-After blocks. */
   policy: string | null;
+  /**
+   * For a Retry-After block: the `violated-policies` of the problem+json answer that set it (draft -11
+   * `quota-exceeded` / `temporary-reduced-capacity`), `[]` when it named none.
+   */
+  violatedPolicies: readonly string[];
   /** Expected wait in ms; `null` while unknown (first contact: until the first answer arrives). */
   waitMs: number | null;
   reason: ThrottleReason;
@@ -103,12 +108,12 @@ export class Pacer {
    * Records an answer (any status) for a ticket and releases whoever may go now.
    *
    * @example
-   * pacer.settle(ticket, readRateLimitInfo(response.headers), response.status);
+   * pacer.settle(ticket, readRateLimitInfo(response.headers), response.status, await readViolatedPolicies(response));
    */
-  settle(ticket: Ticket, info: RateLimitInfo, status: number): void {
+  settle(ticket: Ticket, info: RateLimitInfo, status: number, violated: readonly string[] = []): void {
     const state = this.state(ticket.scope);
     const retryAfter = status === 429 || status === 503 ? info.retryAfterMs : null;
-    state.recordAnswer(ticket, info.limits, retryAfter, this.now(), status === 429);
+    state.recordAnswer(ticket, info.limits, retryAfter, this.now(), status === 429, violated);
     this.pump(ticket.scope);
   }
 
@@ -211,8 +216,9 @@ export class Pacer {
   ): void {
     try {
       this.onThrottle({
-        origin: scope,
+        scope,
         policy: hold.policy,
+        violatedPolicies: hold.reason === "retry-after" ? this.state(scope).blockedBy : [],
         waitMs: hold.waitMs,
         reason: hold.reason,
         url: request.url,

@@ -83,7 +83,7 @@ export interface Ticket {
  * @example
  * const state = new ScopeState("https://api.example");
  * const ticket = state.recordSend(now, 1, true);
- * state.recordAnswer(ticket, readRateLimitInfo(res.headers).limits, null, later, false);
+ * state.recordAnswer(ticket, readRateLimitInfo(res.headers).limits, null, later, false, []);
  */
 export class ScopeState {
   readonly buckets = new Map<string, Bucket>();
@@ -92,6 +92,8 @@ export class ScopeState {
   probeInFlight = false;
   /** Nothing may be sent before this (monotonic ms), from a `Retry-After`. */
   blockedUntil = 0;
+  /** `violated-policies` of the throttled answer that set `blockedUntil`. */
+  blockedBy: readonly string[] = [];
   sent = 0;
   completed = 0;
   inflight = 0;
@@ -131,6 +133,7 @@ export class ScopeState {
     retryAfterMs: number | null,
     now: number,
     throttled: boolean,
+    violated: readonly string[] = [],
   ): void {
     this.inflight--;
     this.completed++;
@@ -152,7 +155,15 @@ export class ScopeState {
       bucket.resetAt = now + (limit.resetMs ?? UNKNOWN_RESET_MS);
       syncTokens(bucket, estimate, overlap === 0, throttled, (now - ticket.sentAt) * bucket.ratePerMs);
     }
-    if (retryAfterMs !== null) this.blockedUntil = Math.max(this.blockedUntil, now + retryAfterMs);
+    // The problem body names the limits that said no: whatever our estimate, they are empty now.
+    const empty = new Set(violated.map((name) => name.toLowerCase()));
+    for (const bucket of this.buckets.values()) {
+      if (empty.has(bucket.name.toLowerCase())) bucket.tokens = Math.min(bucket.tokens, 0);
+    }
+    if (retryAfterMs !== null && now + retryAfterMs >= this.blockedUntil) {
+      this.blockedUntil = now + retryAfterMs;
+      this.blockedBy = violated;
+    }
   }
 }
 

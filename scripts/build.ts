@@ -2,6 +2,7 @@
 import { spawnSync } from "node:child_process";
 import { mkdir, rename, rm } from "node:fs/promises";
 import { build } from "esbuild";
+import { NODE_PARTS } from "../local/launch";
 
 function run(command: string, args: string[]): void {
   const result = spawnSync(command, args, {
@@ -39,7 +40,7 @@ await build({
 // The stack's long-running Node parts as plain JS: a restart under load then costs a process start, not
 // a full TypeScript transform competing with the traffic for the CPU.
 await build({
-  entryPoints: { "rest-proxy": "local/rest-proxy/cli.ts", edge: "local/edge/cli.ts" },
+  entryPoints: NODE_PARTS,
   outdir: "dist/local",
   bundle: true,
   format: "esm",

@@ -2,6 +2,7 @@
 export { type BucketResult, type LimitResult, type LimitSpec, type ScriptRunner, takeTokens } from "../lua";
 export { type AppOptions, createApp } from "./app";
 export { bindingLimit, decisionHeaders, RATE_LIMIT_HEADERS } from "./headers";
+export { PROBLEM_TYPES } from "./http/problem";
 export { identify } from "./identity";
 export {
   type BreakerState,
@@ -24,3 +25,4 @@ export {
   type PoliciesDocument,
   parsePolicies,
 } from "./policies";
+export type { Result } from "./result";

@@ -1,7 +1,7 @@
 /** @module `npm run soak -- --minutes 30`: the local stack under steady mixed load; memory of every process at start and end. */
 import { execFileSync } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
+import { failUsage, orFail, readFlags, wholeNumber } from "../../local/cli";
 import { type Stack, startStack } from "../../local/stack";
 
 const HELP = `Usage: npm run soak -- [--minutes 30] [--clients 16] [--no-build]
@@ -59,24 +59,21 @@ function sample(stack: Stack): Record<string, number> {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
+  const values = readFlags({
+    name: "soak",
+    help: HELP,
     options: {
       minutes: { type: "string", default: "30" },
       clients: { type: "string", default: "16" },
       "no-build": { type: "boolean" },
-      help: { type: "boolean" },
     },
   });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
   const minutes = Number(values.minutes);
-  const clients = Number(values.clients);
-  if (!(minutes > 0) || !Number.isInteger(clients) || clients < 1) {
-    console.error(`soak: --minutes must be > 0 and --clients a whole number ≥ 1\n\n${HELP}`);
-    return 2;
-  }
+  if (!(minutes > 0)) failUsage("soak", `--minutes: expected a number > 0, got "${values.minutes}"`);
+  const clients = orFail(
+    "soak",
+    wholeNumber("--clients", values.clients, { min: 1, max: 10_000, fallback: 16 }),
+  );
   if (!values["no-build"]) execFileSync("npm", ["run", "build", "--silent"], { stdio: "inherit" });
   const stack = await startStack({
     port: 0,

@@ -1,10 +1,10 @@
 /** @module One edge instance as a process: the bundled worker in workerd, exiting if workerd dies (so it gets restarted). */
 import { connect } from "node:net";
-import { parseArgs } from "node:util";
 import type { Env } from "../../workers/config";
+import { failUsage, orFail, readFlags, wholeNumber } from "../cli";
 import { startEdge } from "./index";
 
-const HELP = `Usage: node --import tsx local/edge/cli.ts --port <port> [--host 127.0.0.1] [--script dist/worker/worker.js]
+const HELP = `Usage: node dist/local/edge.js --port <port> [--host 127.0.0.1] [--script dist/worker/worker.js]
 
 Runs one instance of the bundled worker (npm run build) in workerd on <host>:<port>.
 Bindings come from the environment: POLICIES, UPSTASH_REDIS_REST_URL, UPSTASH_REDIS_REST_TOKEN,
@@ -37,29 +37,13 @@ function portOpen(port: number): Promise<boolean> {
 }
 
 async function main(): Promise<void> {
-  let values: { port?: string; host?: string; script?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      options: {
-        port: { type: "string" },
-        host: { type: "string" },
-        script: { type: "string" },
-        help: { type: "boolean" },
-      },
-    }));
-  } catch (error) {
-    console.error(`edge: ${(error as Error).message}\n\n${HELP}`);
-    process.exit(2);
-  }
-  if (values.help) {
-    console.log(HELP);
-    return;
-  }
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    console.error(`edge: --port: expected a TCP port, got ${JSON.stringify(values.port)}\n\n${HELP}`);
-    process.exit(2);
-  }
+  const values = readFlags({
+    name: "edge",
+    help: HELP,
+    options: { port: { type: "string" }, host: { type: "string" }, script: { type: "string" } },
+  });
+  if (values.port === undefined) failUsage("edge", "--port is required");
+  const port = orFail("edge", wholeNumber("--port", values.port, { min: 1, max: 65535, fallback: 0 }));
   const bindings: Env = Object.fromEntries(
     BINDINGS.flatMap((k) => (process.env[k] ? [[k, process.env[k]]] : [])),
   );

@@ -1,12 +1,11 @@
 /** @module Runs the bundled worker (dist/worker) in workerd through Miniflare, on a direct socket of its own. */
 import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 import type { Env } from "../../workers/config";
-import { freePort } from "../process";
+import { freePort, repoPath } from "../process";
 
 /** The worker bundle `npm run build` writes (wrangler's own build of workers/worker.ts). */
-export const WORKER_BUNDLE = fileURLToPath(new URL("../../dist/worker/worker.js", import.meta.url));
+export const WORKER_BUNDLE = repoPath("dist/worker/worker.js");
 
 /** Must match wrangler.toml's `compatibility_date`, so local and deployed runtimes behave alike. */
 const COMPATIBILITY_DATE = "2026-04-01";

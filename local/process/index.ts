@@ -1,6 +1,24 @@
 /** @module Child processes for the stack and the tests: free ports, spawn with captured output, wait, stop. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * The repository's root directory. Computed here only: this file sits two levels down both as source
+ * (local/process/index.ts) and inside the plain-JS builds (dist/local/<part>.js).
+ */
+export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+/**
+ * An absolute path inside the repository.
+ *
+ * @example
+ * repoPath("dist/worker/worker.js"); // "/home/me/edge-rate-limiter/dist/worker/worker.js"
+ */
+export function repoPath(...parts: string[]): string {
+  return join(REPO_ROOT, ...parts);
+}
 
 /**
  * A TCP port on 127.0.0.1 that nothing listens on right now.

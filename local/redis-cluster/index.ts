@@ -66,7 +66,7 @@ export async function startRedisCluster(
   const { masters = 3, replicasPerMaster = 1, nodeTimeoutMs = 1000 } = options;
   const deps = ensureSystemDeps(["redis"]);
   if (!deps.ok) throw new Error(deps.error);
-  const server = deps.paths["redis-server"] as string;
+  const server = deps.value["redis-server"] as string;
   const cli = join(server, "..", "redis-cli");
   const dir = await mkdtemp(join(tmpdir(), "erl-redis-cluster-"));
   const processes = new Map<number, ManagedProcess>();

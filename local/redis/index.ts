@@ -48,7 +48,7 @@ export async function startRedis(options: { port?: number } = {}): Promise<Redis
   if (!deps.ok) throw new Error(deps.error);
   const port = options.port ?? (await freePort());
   const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
-  const child = spawnManaged("redis", deps.paths["redis-server"] as string, [...args, "--logfile", ""]);
+  const child = spawnManaged("redis", deps.value["redis-server"] as string, [...args, "--logfile", ""]);
   await waitUntil(`redis-server on port ${port}`, () => pingRedis(port), {
     timeoutMs: 10_000,
     process: child,

@@ -1,8 +1,8 @@
 /** @module `npm start`: builds the worker, starts the local stack, prints its status, stops it on Ctrl-C. */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { parsePolicies } from "../../workers/policies";
+import { failUsage, orFail, PORT_RANGE, readFlags, wholeNumber } from "../cli";
 import { ensureSystemDeps } from "../system-deps";
 import { type Stack, startStack } from "./index";
 
@@ -32,22 +32,7 @@ Options:
 Ready when GET http://127.0.0.1:<port>/healthz answers 200.`;
 
 function fail(message: string): never {
-  console.error(`npm start: ${message}\n\nRun \`npm start -- --help\` for usage.`);
-  process.exit(2);
-}
-
-function integer(
-  name: string,
-  value: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max)
-    fail(`--${name}: expected a whole number ${min}–${max}, got "${value}"`);
-  return n;
+  failUsage("npm start", message);
 }
 
 function readPolicies(file: string | undefined): string | undefined {
@@ -91,37 +76,37 @@ function printStatus(stack: Stack, roles: Map<string, string> | null): void {
 }
 
 async function main(): Promise<void> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        port: { type: "string" },
-        instances: { type: "string" },
-        policies: { type: "string" },
-        upstream: { type: "string" },
-        "check-token": { type: "string" },
-        "redis-url": { type: "string" },
-        "redis-cluster": { type: "boolean" },
-        "proxy-port": { type: "string" },
-        limiting: { type: "string" },
-        "demo-port": { type: "string" },
-        "no-demo": { type: "boolean" },
-        "no-build": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error) {
-    fail((error as Error).message);
-  }
-  if (values.help) {
-    console.log(HELP);
-    return;
-  }
-  const str = (k: string) => values[k] as string | undefined;
-  const port = integer("port", str("port"), 8080, 0, 65535);
-  const proxyPort = integer("proxy-port", str("proxy-port"), 8079, 0, 65535);
-  const instances = integer("instances", str("instances"), 3, 1, 16);
-  const demoPort = values["no-demo"] ? undefined : integer("demo-port", str("demo-port"), 8081, 0, 65535);
+  const values = readFlags({
+    name: "npm start",
+    help: HELP,
+    options: {
+      port: { type: "string" },
+      instances: { type: "string" },
+      policies: { type: "string" },
+      upstream: { type: "string" },
+      "check-token": { type: "string" },
+      "redis-url": { type: "string" },
+      "redis-cluster": { type: "boolean" },
+      "proxy-port": { type: "string" },
+      limiting: { type: "string" },
+      "demo-port": { type: "string" },
+      "no-demo": { type: "boolean" },
+      "no-build": { type: "boolean" },
+    },
+  });
+  const str = (k: keyof typeof values) => values[k] as string | undefined;
+  const port = orFail("npm start", wholeNumber("--port", str("port"), { ...PORT_RANGE, fallback: 8080 }));
+  const proxyPort = orFail(
+    "npm start",
+    wholeNumber("--proxy-port", str("proxy-port"), { ...PORT_RANGE, fallback: 8079 }),
+  );
+  const instances = orFail(
+    "npm start",
+    wholeNumber("--instances", str("instances"), { min: 1, max: 16, fallback: 3 }),
+  );
+  const demoPort = values["no-demo"]
+    ? undefined
+    : orFail("npm start", wholeNumber("--demo-port", str("demo-port"), { ...PORT_RANGE, fallback: 8081 }));
   const limiting = str("limiting") ?? "on";
   if (limiting !== "on" && limiting !== "off") fail(`--limiting: expected "on" or "off", got "${limiting}"`);
   const upstream = str("upstream");

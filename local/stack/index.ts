@@ -1,20 +1,17 @@
 /** @module The local stack: Redis → REST proxy → N workerd edge instances → NGINX, supervised, on loopback. */
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { basename, dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { startNginx } from "../../nginx";
+import { join } from "node:path";
 import { DEFAULT_POLICIES, type PoliciesDocument } from "../../workers/policies";
 import { startDemoServer } from "../demo";
 import { withDemo } from "../demo/policies";
-import { freePort, type ManagedProcess, spawnManaged, waitUntil } from "../process";
+import { startNginx } from "../gateway";
+import { startEdgeProcess, startProxyProcess } from "../launch";
+import { freePort, type ManagedProcess, waitUntil } from "../process";
 import { pingRedis, startRedis } from "../redis";
 import { type RedisCluster, startRedisCluster } from "../redis-cluster";
 import { type PartStatus, Supervisor } from "./supervisor";
-
-const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 export interface StackOptions {
   /** NGINX's port (default 8080; 0 = a free port). */
@@ -58,36 +55,6 @@ export interface Stack {
 async function portFor(wanted: number | undefined, fallback: number): Promise<number> {
   const port = wanted ?? fallback;
   return port === 0 ? freePort() : port;
-}
-
-/**
- * The Node arguments that run a TypeScript entry of this repo: its plain-JS build from `npm run build`
- * (`dist/local/<name>.js`) when there is one, so a (re)start under load is cheap; otherwise through tsx.
- */
-function nodeEntry(entry: string): string[] {
-  const built = join(REPO_ROOT, "dist/local", `${basename(dirname(entry))}.js`);
-  return existsSync(built) ? [built] : ["--import", "tsx", entry];
-}
-
-/** Starts a TypeScript entry of this repo as a Node child, stopping it if it never becomes ready. */
-async function startNodePart(
-  name: string,
-  entry: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  ready: () => Promise<boolean>,
-): Promise<ManagedProcess> {
-  const child = spawnManaged(name, process.execPath, [...nodeEntry(entry), ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
-  });
-  try {
-    await waitUntil(`${name} ready`, ready, { timeoutMs: 30_000, process: child });
-  } catch (error) {
-    await child.stop();
-    throw error;
-  }
-  return child;
 }
 
 /**
@@ -173,15 +140,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     await supervisor.add({
       name: "rest-proxy",
       address: `127.0.0.1:${proxyPort}`,
-      start: () =>
-        startNodePart(
-          "rest-proxy",
-          "local/rest-proxy/cli.ts",
-          ["--port", String(proxyPort), cluster ? "--redis-cluster" : "--redis", redisUrl],
-          // The token travels in the environment, not argv, so `ps` does not show it.
-          { PROXY_TOKEN: proxyToken },
-          () => fetch(`${proxyUrl}/healthz`).then((r) => r.status > 0),
-        ),
+      start: async () => {
+        const target = cluster ? { redisCluster: cluster.seeds } : { redisUrl };
+        return (await startProxyProcess({ ...target, port: proxyPort, token: proxyToken })).process;
+      },
     });
 
     let policies = options.policies;
@@ -195,7 +157,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     for (let i = 1; i <= instances; i++) {
       const port = await freePort();
       edgePorts.push(port);
-      const env: NodeJS.ProcessEnv = {
+      const bindings = {
         INSTANCE_ID: `edge-${i}`,
         UPSTASH_REDIS_REST_URL: proxyUrl,
         UPSTASH_REDIS_REST_TOKEN: proxyToken,
@@ -207,14 +169,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await supervisor.add({
         name: `edge-${i}`,
         address: `127.0.0.1:${port}`,
-        start: () =>
-          startNodePart(
-            `edge-${i}`,
-            "local/edge/cli.ts",
-            ["--port", String(port)],
-            env,
-            answers(`http://127.0.0.1:${port}/healthz`),
-          ),
+        start: async () => (await startEdgeProcess({ bindings, port, name: `edge-${i}` })).process,
       });
     }
 

@@ -73,7 +73,8 @@ describe("first contact", () => {
     expect((second?.at ?? 0) - (probe?.at ?? 0)).toBeGreaterThanOrEqual(15);
     expect(events.filter((e) => e.reason === "first-contact")).toHaveLength(7);
     expect(events[0]).toMatchObject({
-      origin: "https://api.example",
+      scope: "https://api.example",
+      violatedPolicies: [],
       policy: null,
       waitMs: null,
       method: "GET",

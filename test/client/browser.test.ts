@@ -5,11 +5,11 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DemoServer, startDemoServer } from "../../local/demo";
 import { freePort } from "../../local/process";
+import { resolveCommand } from "../../local/system-deps";
 import { RATE_LIMIT_HEADERS } from "../../workers/headers";
 import { type EdgeStack, startEdgeStack } from "../helpers/edge-stack";
 import { burstPolicies, type Gateway, serverDenials, startGateway } from "./gateway";
 
-const CHROMIUM = "/usr/bin/chromium";
 const SCREENSHOT = "test-results/demo.png";
 
 let stack: EdgeStack;
@@ -19,12 +19,9 @@ let browser: Browser;
 let page: Page;
 
 beforeAll(async () => {
-  // CI installs Chromium; a missing browser is a broken machine, not a reason to skip.
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium not found at ${CHROMIUM}: install Debian's chromium package (apt-get install chromium)`,
-    );
-  }
+  // The global setup installed Chromium (or stopped the run naming the package): never a reason to skip.
+  const executablePath = resolveCommand("chromium");
+  if (!executablePath) throw new Error("chromium is not on PATH although the global setup checked for it");
   // The page's origin must be known before the API starts, since CORS origins are exact.
   const demoPort = await freePort();
   const pageOrigin = `http://127.0.0.1:${demoPort}`;
@@ -32,7 +29,7 @@ beforeAll(async () => {
   gateway = await startGateway(stack.edges.map((e) => e.url));
   demo = await startDemoServer({ apiUrl: gateway.url, port: demoPort });
   browser = await chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath,
     args: [
       "--headless",
       "--no-sandbox",

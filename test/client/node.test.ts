@@ -63,7 +63,7 @@ describe("60-request burst against a 10-token, 5/s bucket", () => {
     expect(ms).toBeLessThanOrEqual(MINIMUM_MS * 1.2);
     // The first request probes; the other 59 are held, first for the probe, then for tokens.
     expect(events.filter((e) => e.reason === "first-contact")).toHaveLength(BURST - 1);
-    expect(events.every((e) => e.origin === gateway.url && e.attempt === 0)).toBe(true);
+    expect(events.every((e) => e.scope === gateway.url && e.attempt === 0)).toBe(true);
     const paced = events.filter((e) => e.reason === "paced");
     expect(paced.length).toBeGreaterThan(0);
     expect(paced.every((e) => e.policy === "burst" && e.waitMs !== null && e.waitMs > 0)).toBe(true);
@@ -79,4 +79,53 @@ describe("60-request burst against a 10-token, 5/s bucket", () => {
     expect(ms).toBeGreaterThanOrEqual((BURST / RATE_PER_S) * 1000 * 0.9);
     expect(ms).toBeLessThanOrEqual((BURST / RATE_PER_S) * 1000 * 1.2);
   }, 30_000);
+});
+
+describe("a 429's problem+json body (draft-ietf-httpapi-ratelimit-headers-11)", () => {
+  it("is quota-exceeded naming the limit, and the client reports its violated-policies", async () => {
+    // demo-cors: 2 tokens, one more per minute, so the third request is denied for ~60 s.
+    const url = `${gateway.url}/demo-api/cors/problem`;
+    for (let i = 0; i < 2; i++) expect((await fetch(url)).status).toBe(200);
+    const events: ThrottleEvent[] = [];
+    const abort = new AbortController();
+    const client = createBackoffFetch({
+      retries: 0,
+      maxWait: 120_000,
+      onThrottle(event) {
+        events.push(event);
+        setTimeout(() => abort.abort(new Error("seen")), 0);
+      },
+    });
+    const denied = await client(url);
+    expect(denied.status).toBe(429);
+    // The client read a copy: the caller still gets the whole body.
+    const body = await denied.json();
+    expect(body).toEqual({
+      type: "https://iana.org/assignments/http-problem-types#quota-exceeded",
+      title: "Quota Exceeded",
+      status: 429,
+      detail: 'rate limit exceeded: policy "demo-cors", limit "burst"',
+      "violated-policies": ["burst"],
+      policy: "demo-cors",
+      reason: "limit_exceeded",
+      retryAfterMs: body.retryAfterMs,
+    });
+    expect(body.retryAfterMs).toBeGreaterThan(55_000);
+    expect(body.retryAfterMs).toBeLessThanOrEqual(60_000);
+    // The next request waits out Retry-After; the event names what the server said was violated.
+    await expect(client(url, { signal: abort.signal })).rejects.toThrow("seen");
+    expect(events).toEqual([
+      {
+        scope: gateway.url,
+        policy: null,
+        violatedPolicies: ["burst"],
+        waitMs: events[0]?.waitMs,
+        reason: "retry-after",
+        url,
+        method: "GET",
+        attempt: 0,
+      },
+    ]);
+    expect(events[0]?.waitMs).toBeGreaterThan(55_000);
+  });
 });

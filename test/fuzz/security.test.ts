@@ -2,19 +2,17 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { Redis as IoRedis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, type ManagedProcess, spawnManaged, waitUntil } from "../../local/process";
+import { startNginx } from "../../local/gateway";
+import { type EdgeProcess, startEdgeProcess } from "../../local/launch";
+import { freePort, type ManagedProcess } from "../../local/process";
 import { type RedisServer, startRedis } from "../../local/redis";
 import { createTokenCheck } from "../../local/rest-proxy/http";
-import { startNginx } from "../../nginx";
 import { bearerMatches } from "../../workers/http/auth";
 import { startTestProxy, type TestProxy } from "../helpers/proxy";
 import { params, rawRequest, report } from "./fuzz";
-
-const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 // Distinct, greppable secrets: if any of them (or a wrong guess containing one) shows up in a log, it leaked.
 const CHECK_TOKEN = `chk-${randomBytes(12).toString("hex")}`;
@@ -27,33 +25,16 @@ const POLICIES = {
 };
 
 /** One edge instance as its own process (local/edge/cli.ts), so everything workerd prints is captured. */
-async function startEdgeProcess(
-  redisToken: string,
-  proxyUrl: string,
-): Promise<{ url: string; port: number; process: ManagedProcess }> {
-  const port = await freePort();
-  const child = spawnManaged(
-    "edge",
-    process.execPath,
-    ["--import", "tsx", "local/edge/cli.ts", "--port", String(port)],
-    {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        POLICIES: JSON.stringify(POLICIES),
-        UPSTASH_REDIS_REST_URL: proxyUrl,
-        UPSTASH_REDIS_REST_TOKEN: redisToken,
-        CHECK_API_TOKEN: CHECK_TOKEN,
-        INSTANCE_ID: `edge-${port}`,
-      },
+function startEdgeAs(redisToken: string, proxyUrl: string): Promise<EdgeProcess> {
+  return startEdgeProcess({
+    bindings: {
+      POLICIES: JSON.stringify(POLICIES),
+      UPSTASH_REDIS_REST_URL: proxyUrl,
+      UPSTASH_REDIS_REST_TOKEN: redisToken,
+      CHECK_API_TOKEN: CHECK_TOKEN,
+      INSTANCE_ID: "edge-security",
     },
-  );
-  const url = `http://127.0.0.1:${port}`;
-  await waitUntil(`edge on ${port}`, () => fetch(`${url}/healthz`).then((r) => r.status === 200), {
-    timeoutMs: 30_000,
-    process: child,
   });
-  return { url, port, process: child };
 }
 
 /** Wrong tokens: the right length with different content, and every other length, near misses first. */
@@ -140,8 +121,8 @@ describe("security: token comparison", () => {
 describe("security: the running services", () => {
   let redis: RedisServer;
   let proxy: TestProxy;
-  let edge: Awaited<ReturnType<typeof startEdgeProcess>>;
-  let brokenEdge: Awaited<ReturnType<typeof startEdgeProcess>>;
+  let edge: EdgeProcess;
+  let brokenEdge: EdgeProcess;
   let nginx: ManagedProcess;
   let gateway: string;
   let runDir: string;
@@ -152,8 +133,8 @@ describe("security: the running services", () => {
     proxy = await startTestProxy(redis.url);
     // One edge with the right proxy token, one with a wrong one: its every Redis call fails and is logged.
     [edge, brokenEdge] = await Promise.all([
-      startEdgeProcess(proxy.token, proxy.url),
-      startEdgeProcess(WRONG_REDIS_TOKEN, proxy.url),
+      startEdgeAs(proxy.token, proxy.url),
+      startEdgeAs(WRONG_REDIS_TOKEN, proxy.url),
     ]);
     runDir = mkdtempSync(join(tmpdir(), "erl-security-"));
     const port = await freePort();

@@ -1,10 +1,14 @@
-/** @module Vitest global setup: system programs exist and the worker bundle is fresh before any suite runs. */
+/** @module Vitest global setup: the system programs every suite runs are installed, and the worker bundle is fresh. */
 import { spawnSync } from "node:child_process";
-import { ensureSystemDeps } from "../../local/system-deps";
+import { ensureSystemDeps, type SystemDepName } from "../../local/system-deps";
+
+/** What the suites start: Redis (and redis-cli for the cluster), NGINX, and Chromium for the demo page. */
+export const TEST_SYSTEM_DEPS: SystemDepName[] = ["redis", "nginx", "chromium"];
 
 export default function setup(): void {
-  const deps = ensureSystemDeps(["redis", "nginx"]);
-  if (!deps.ok) throw new Error(deps.error);
+  // As `npm start` does: apt-get as root on Debian/Ubuntu, otherwise a message naming the packages.
+  const deps = ensureSystemDeps(TEST_SYSTEM_DEPS);
+  if (!deps.ok) throw new Error(`npm test: ${deps.error}`);
   // Suites run the bundle exactly as `wrangler deploy` would upload it, so build it from the current source.
   const build = spawnSync("npm", ["run", "build", "--silent"], { stdio: "inherit" });
   if (build.status !== 0) throw new Error("npm run build failed (see above)");

@@ -1,47 +1,25 @@
-/** @module Test helper: the REST proxy as a real child process on a free port, with a random token. */
-import { randomBytes } from "node:crypto";
-import { fileURLToPath } from "node:url";
-import { freePort, type ManagedProcess, spawnManaged, waitUntil } from "../../local/process";
-
-const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
+/** @module Test helper: the REST proxy as a real child process on a free port (started as the stack starts it), and raw POSTs. */
+import { type ProxyProcess, startProxyProcess } from "../../local/launch";
 
 /** A proxy process that belongs to the calling test. */
-export interface TestProxy {
-  url: string;
-  token: string;
-  port: number;
-  process: ManagedProcess;
-  stop(): Promise<void>;
-}
+export type TestProxy = ProxyProcess;
 
 /**
- * Starts `local/rest-proxy/cli.ts` for `redisUrl` with a fresh token on a free port and waits until it
- * answers HTTP. `extra` are more CLI flags (e.g. `["--strip-script-flags"]`); `options` pins the port
- * and token, e.g. to restart a proxy in place after stopping it.
+ * Starts the proxy for `redisUrl` with a fresh token (in its environment) on a free port and waits until
+ * it answers HTTP (503 while Redis is down counts). `extra` are more CLI flags (e.g.
+ * `["--strip-script-flags"]`); `options` pins the port and token, e.g. to restart a proxy in place.
  *
  * @example
  * const proxy = await startTestProxy(redis.url);
  * const client = new Redis({ url: proxy.url, token: proxy.token }); // from "@upstash/redis"
  * await proxy.stop();
  */
-export async function startTestProxy(
+export function startTestProxy(
   redisUrl: string,
   extra: string[] = [],
   options: { port?: number; token?: string } = {},
 ): Promise<TestProxy> {
-  const port = options.port ?? (await freePort());
-  const token = options.token ?? randomBytes(18).toString("hex");
-  const args = ["--import", "tsx", "local/rest-proxy/cli.ts", "--port", String(port), "--redis", redisUrl];
-  const child = spawnManaged("rest-proxy", process.execPath, [...args, "--token", token, ...extra], {
-    cwd: REPO_ROOT,
-  });
-  const url = `http://127.0.0.1:${port}`;
-  // Any answer from /healthz (200, or 503 while Redis is down) means the server listens.
-  await waitUntil(`rest proxy on port ${port}`, () => fetch(`${url}/healthz`).then(() => true), {
-    timeoutMs: 20_000,
-    process: child,
-  });
-  return { url, token, port, process: child, stop: () => child.stop() };
+  return startProxyProcess({ redisUrl, args: extra, ...options });
 }
 
 export interface Posted {

@@ -1,9 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { DockerComposeEnvironment, type StartedDockerComposeEnvironment, Wait } from "testcontainers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REPO_ROOT } from "../../local/process";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const docker = spawnSync("docker", ["info"], { timeout: 10_000, encoding: "utf8" });
 const engine = docker.status === 0;
 if (!engine) {
@@ -17,7 +16,7 @@ describe.skipIf(!engine)("docker-compose stack", () => {
   let url: string;
 
   beforeAll(async () => {
-    env = await new DockerComposeEnvironment(ROOT, "docker-compose.yml")
+    env = await new DockerComposeEnvironment(REPO_ROOT, "docker-compose.yml")
       .withBuild()
       .withWaitStrategy("nginx-1", Wait.forLogMessage(/nginx listening/))
       .up();

@@ -1,6 +1,7 @@
 import { createServer, type Server } from "node:http";
 import { parseList } from "structured-headers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startEdge } from "../../local/edge";
 import { freePort } from "../../local/process";
 import { type EdgeStack, getAs, startEdgeStack } from "../helpers/edge-stack";
 import { TEST_POLICIES } from "../helpers/policies";
@@ -95,15 +96,18 @@ describe("gateway", () => {
       "x-ratelimit-reason": "limit_exceeded",
     });
     const body = await denied.json();
-    expect(body).toMatchObject({
-      type: "about:blank",
-      title: "Too Many Requests",
+    // draft-ietf-httpapi-ratelimit-headers-11, section 5.1; the names are RateLimit-Policy's.
+    expect(body).toEqual({
+      type: "https://iana.org/assignments/http-problem-types#quota-exceeded",
+      title: "Quota Exceeded",
       status: 429,
       detail: 'rate limit exceeded: policy "slow", limit "burst"',
+      "violated-policies": ["burst"],
       policy: "slow",
       reason: "limit_exceeded",
-      violated: ["burst"],
+      retryAfterMs: body.retryAfterMs,
     });
+    expect(Object.keys(body)[0]).toBe("type");
     expect(body.retryAfterMs).toBeGreaterThan(59_000);
     expect(body.retryAfterMs).toBeLessThanOrEqual(60_000);
     expect(seen.length).toBe(forwardedBefore);
@@ -127,7 +131,7 @@ describe("gateway", () => {
     await getAs(`${stack.url}/multi/x`, "198.51.100.3", key);
     const denied = await getAs(`${stack.url}/multi/x`, "198.51.100.3", key);
     expect(denied.status).toBe(429);
-    expect((await denied.json()).violated).toEqual(["hour"]);
+    expect((await denied.json())["violated-policies"]).toEqual(["hour"]);
     // "second" still had a token: a denial by "hour" consumed nothing from it.
     expect(denied.headers.get("RateLimit")).toMatch(/^"second";r=[12];t=\d+, "hour";r=0;t=3600$/);
     expect(denied.headers.get("Retry-After")).toBe("1200");
@@ -138,9 +142,14 @@ describe("gateway", () => {
     expect(res.status).toBe(429);
     expect(res.headers.get("Retry-After")).toBeNull();
     expect(res.headers.get("X-RateLimit-Reason")).toBe("cost_exceeds_capacity");
-    expect(await res.json()).toMatchObject({
-      reason: "cost_exceeds_capacity",
+    expect(await res.json()).toEqual({
+      type: "https://iana.org/assignments/http-problem-types#quota-exceeded",
+      title: "Quota Exceeded",
+      status: 429,
       detail: 'request cost 6 exceeds the capacity of limit "burst" of policy "slow"',
+      "violated-policies": ["burst"],
+      policy: "slow",
+      reason: "cost_exceeds_capacity",
       retryAfterMs: null,
     });
   });
@@ -183,6 +192,37 @@ describe("gateway", () => {
     expect(metrics).toContain(
       'erl_decisions_total{instance="edge-1",policy="shadow",outcome="shadow_limit_exceeded",source="denied_cache"} 1',
     );
+  });
+
+  it("answers a fail-closed policy with 503 temporary-reduced-capacity while the store is unreachable", async () => {
+    // The same worker with nothing listening where its REST proxy should be.
+    const edge = await startEdge({
+      bindings: {
+        POLICIES: JSON.stringify(TEST_POLICIES),
+        UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${await freePort()}`,
+        UPSTASH_REDIS_REST_TOKEN: "unused",
+        INSTANCE_ID: "edge-no-store",
+      },
+    });
+    try {
+      const res = await getAs(`${edge.url}/closed/x`, "198.51.100.9");
+      expect(res.status).toBe(503);
+      expect(res.headers.get("Content-Type")).toBe("application/problem+json");
+      expect(res.headers.get("Retry-After")).toBe("1");
+      expect(res.headers.get("RateLimit-Policy")).toBe('"burst";q=5;w=300');
+      // draft-ietf-httpapi-ratelimit-headers-11, section 5.2: every limit of the policy is out of service.
+      expect(await res.json()).toEqual({
+        type: "https://iana.org/assignments/http-problem-types#temporary-reduced-capacity",
+        title: "Temporary Reduced Capacity",
+        status: 503,
+        detail: 'rate limiter unavailable (redis_error); policy "closed" fails closed',
+        "violated-policies": ["burst"],
+        policy: "closed",
+        reason: "redis_error",
+      });
+    } finally {
+      await edge.stop();
+    }
   });
 
   it("keeps /healthz unlimited and names the instance", async () => {

@@ -4,11 +4,10 @@ import { z } from "zod";
 import { bindingLimit, decisionHeaders } from "../headers";
 import { bearerMatches } from "../http/auth";
 import { problem } from "../http/problem";
+import { MAX_KEY_BYTES } from "../identity";
 import type { Decision, Limiter } from "../limiter";
 import { checkOptions } from "../middleware";
 import type { CompiledPolicy } from "../policies";
-
-const MAX_KEY_BYTES = 1024;
 
 const keySchema = z
   .string()

@@ -1,4 +1,4 @@
-/** @module Rate-limit response headers: names, formats (IETF draft -10, X-RateLimit-*, Retry-After) in one place. */
+/** @module Rate-limit response headers: names, formats (IETF draft -11, syntax as -10; X-RateLimit-*; Retry-After) in one place. */
 import type { LimitResult, LimitSpec } from "../../lua";
 import type { Decision } from "../limiter/types";
 
@@ -25,7 +25,7 @@ function windowSeconds(limit: LimitSpec): number {
 }
 
 /**
- * `RateLimit-Policy` (draft -10): one item per limit, quota `q` and window `w` in seconds.
+ * `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers-11, unchanged since -10): one item per limit, quota `q` and window `w` in seconds.
  *
  * @example
  * formatPolicyHeader([{ name: "burst", capacity: 10, refillTokens: 5, refillIntervalMs: 1000 }]);
@@ -36,7 +36,7 @@ export function formatPolicyHeader(limits: readonly LimitSpec[]): string {
 }
 
 /**
- * `RateLimit` (draft -10): one item per limit, remaining `r` and seconds until full `t`.
+ * `RateLimit` (draft -11, unchanged since -10): one item per limit, remaining `r` and seconds until full `t`.
  *
  * @example
  * formatRateLimitHeader([{ name: "burst", remaining: 3, resetMs: 1400 } as LimitResult]); // '"burst";r=3;t=2'

@@ -7,7 +7,7 @@ export { clientNetwork, formatIPv6, isIPv4, parseIPv6 } from "./ip";
 /** The identity a request's buckets are keyed by, or why the request has none. */
 export type Identified = { ok: true; identity: string } | { ok: false; error: string };
 
-/** Longest header value accepted as a key: longer values are almost surely junk, and keys stay small. */
+/** Longest key accepted, from a header or the check API: longer values are almost surely junk, and keys stay small. */
 export const MAX_KEY_BYTES = 1024;
 
 /**

@@ -1,7 +1,7 @@
 /** @module `rateLimit()`: Hono middleware that limits a request, answers 429 when denied and adds the headers. */
 import type { Context, MiddlewareHandler } from "hono";
 import { decisionHeaders, withHeaders } from "../headers";
-import { problem } from "../http/problem";
+import { PROBLEM_TYPES, problem } from "../http/problem";
 import { identify } from "../identity";
 import type { CheckOptions, Decision, Limiter } from "../limiter";
 import { type CompiledPolicy, type CompiledRoute, matchRoute } from "../policies";
@@ -23,8 +23,11 @@ export interface RateLimitOptions {
 }
 
 /**
- * The response for a denied decision: 429 when a limit said no, 503 when Redis could not answer and the
- * policy fails closed. Both are problem+json naming the policy and the violated limits.
+ * The response for a denied decision, as problem+json with the types of draft-ietf-httpapi-ratelimit-headers-11:
+ * 429 `quota-exceeded` when a limit said no, naming the limits in `violated-policies` (as in
+ * `RateLimit-Policy`); 503 `temporary-reduced-capacity` when Redis could not answer and the policy fails
+ * closed: every limit of the policy is out of service until the store answers again, so all are named.
+ * Both keep `policy`, `reason` and (429) `retryAfterMs` for clients that want more than the draft's members.
  *
  * @example
  * if (!decision.allowed) return deniedResponse(decision);
@@ -34,21 +37,34 @@ export function deniedResponse(decision: Decision): Response {
   const name = decision.policy.name;
   if (!decision.result) {
     const detail = `rate limiter unavailable (${decision.reason}); policy "${name}" fails closed`;
-    return problem(503, "Service Unavailable", detail, { policy: name, reason: decision.reason }, headers);
+    return problem(
+      503,
+      "Temporary Reduced Capacity",
+      detail,
+      {
+        type: PROBLEM_TYPES.temporaryReducedCapacity,
+        "violated-policies": decision.policy.limits.map((l) => l.name),
+        policy: name,
+        reason: decision.reason,
+      },
+      headers,
+    );
   }
   const violated = decision.result.deniedBy;
+  const quoted = violated.map((v) => `"${v}"`).join(", ");
   const detail =
     decision.reason === "cost_exceeds_capacity"
-      ? `request cost ${decision.cost} exceeds the capacity of limit ${violated.map((v) => `"${v}"`).join(", ")} of policy "${name}"`
-      : `rate limit exceeded: policy "${name}", limit ${violated.map((v) => `"${v}"`).join(", ")}`;
+      ? `request cost ${decision.cost} exceeds the capacity of limit ${quoted} of policy "${name}"`
+      : `rate limit exceeded: policy "${name}", limit ${quoted}`;
   return problem(
     429,
-    "Too Many Requests",
+    "Quota Exceeded",
     detail,
     {
+      type: PROBLEM_TYPES.quotaExceeded,
+      "violated-policies": violated,
       policy: name,
       reason: decision.reason,
-      violated,
       retryAfterMs: decision.result.retryAfterMs,
     },
     headers,

@@ -1,11 +1,11 @@
-/** @module The local gateway: renders nginx.conf.template for the edge ports and runs NGINX in the foreground. */
+/** @module The local gateway: renders nginx/nginx.conf.template for the edge ports and runs NGINX in the foreground. */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { type ManagedProcess, spawnManaged, waitUntil } from "../local/process";
-import { ensureSystemDeps } from "../local/system-deps";
+import { type ManagedProcess, repoPath, spawnManaged, waitUntil } from "../process";
+import { ensureSystemDeps } from "../system-deps";
 
-const TEMPLATE = fileURLToPath(new URL("./nginx.conf.template", import.meta.url));
+// The configuration lives in nginx/ at the top of the repo: only the code that renders and runs it is here.
+const TEMPLATE = repoPath("nginx/nginx.conf.template");
 
 export interface GatewayOptions {
   /** `host:port` NGINX listens on. */
@@ -45,7 +45,7 @@ export async function startNginx(options: GatewayOptions): Promise<ManagedProces
   const confPath = join(options.runDir, "nginx.conf");
   await writeFile(confPath, await renderNginxConfig(options));
   const args = ["-p", options.runDir, "-c", confPath, "-e", "stderr", "-g", "daemon off;"];
-  const nginx = spawnManaged("nginx", deps.paths.nginx as string, args);
+  const nginx = spawnManaged("nginx", deps.value.nginx as string, args);
   const probe = options.listen.replace(/^0\.0\.0\.0:/, "127.0.0.1:");
   await waitUntil(
     `nginx on ${options.listen}`,

@@ -1,0 +1,94 @@
+/** @module `npm run dev`: the Workers developer's loop, wrangler dev with a private Redis and REST proxy; Ctrl-C stops all. */
+import { readFileSync } from "node:fs";
+import { parsePolicies } from "../../workers/policies";
+import { failUsage, orFail, PORT_RANGE, readFlags, wholeNumber } from "../cli";
+import { ensureSystemDeps } from "../system-deps";
+import { startDev } from "./index";
+
+const HELP = `Usage: npm run dev -- [options]
+
+The Workers developer's loop: \`wrangler dev\` on workers/worker.ts (wrangler.toml) with a private Redis
+and the Upstash-compatible REST proxy in front of it. The proxy's URL and token, the policies and the
+other options reach the worker as variables in a private env file (never a .dev.vars in the repo).
+wrangler watches the source: edit workers/ or lua/ and the worker reloads. Ctrl-C stops everything.
+
+Options:
+  --port <n>           wrangler dev's port (default 8787; 0 = a free port)
+  --policies <file>    policies document (JSON, see docs/configuration.md); default: the built-in one
+  --upstream <url>     forward allowed requests here (default: a demo JSON answer)
+  --check-token <t>    turn on the check API (POST /v1/check, /v1/buckets) with this bearer token
+  --redis-url <url>    use this Redis instead of starting one (e.g. redis://127.0.0.1:6379)
+  -h, --help           show this help
+
+Ready when GET http://127.0.0.1:<port>/healthz answers 200 (the line "Dev ready: <url>" says so).`;
+
+const NAME = "npm run dev";
+
+function readPolicies(file: string | undefined): string | undefined {
+  if (!file) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    failUsage(NAME, `--policies: cannot read ${file}: ${(error as Error).message}`);
+  }
+  const parsed = parsePolicies(text);
+  if (!parsed.ok) failUsage(NAME, `--policies ${file}: ${parsed.error}`);
+  return text;
+}
+
+async function main(): Promise<void> {
+  const flags = readFlags({
+    name: NAME,
+    help: HELP,
+    options: {
+      port: { type: "string" },
+      policies: { type: "string" },
+      upstream: { type: "string" },
+      "check-token": { type: "string" },
+      "redis-url": { type: "string" },
+    },
+  });
+  const port = orFail(NAME, wholeNumber("--port", flags.port, { ...PORT_RANGE, fallback: 8787 }));
+  if (flags.upstream !== undefined && !/^https?:\/\/\S+$/.test(flags.upstream))
+    failUsage(NAME, `--upstream: expected an http(s) URL, got "${flags.upstream}"`);
+  const redisUrl = flags["redis-url"];
+  if (redisUrl !== undefined && !/^redis:\/\/\S+$/.test(redisUrl))
+    failUsage(NAME, `--redis-url: expected redis://host:port, got "${redisUrl}"`);
+  const policies = readPolicies(flags.policies);
+  if (!redisUrl) {
+    const deps = ensureSystemDeps(["redis"]);
+    if (!deps.ok) failUsage(NAME, deps.error);
+  }
+
+  console.log(`Starting ${redisUrl ? "" : "Redis, "}the REST proxy and wrangler dev…`);
+  const dev = await startDev({
+    port,
+    policies,
+    upstream: flags.upstream,
+    checkToken: flags["check-token"],
+    redisUrl,
+    echo: (line) => console.log(`[wrangler] ${line}`),
+  }).catch((error: Error) => {
+    console.error(`${NAME}: could not start: ${error.message}`);
+    process.exit(1);
+  });
+  console.log(`\nDev ready: ${dev.url}  (REST proxy ${dev.proxy.url}, Redis ${dev.redisUrl})`);
+  console.log(`Try:  curl -i ${dev.url}/hello`);
+  console.log("Edit workers/ or lua/: wrangler reloads the worker. Ctrl-C stops everything.\n");
+
+  let stopping = false;
+  const shutdown = async (why: string, code: number) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${why}: stopping wrangler dev, the proxy and Redis…`);
+    await dev.stop();
+    process.exit(code);
+  };
+  process.on("SIGINT", () => void shutdown("SIGINT", 0));
+  process.on("SIGTERM", () => void shutdown("SIGTERM", 0));
+  void dev.wrangler.exited.then((code) => shutdown(`wrangler dev exited (${code})`, 1));
+  void dev.proxy.process.exited.then((code) => shutdown(`the REST proxy exited (${code})`, 1));
+}
+
+void main();
