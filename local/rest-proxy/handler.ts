@@ -10,9 +10,17 @@ import { createAccessCheck } from "./tokens";
 
 type Kind = "single" | "pipeline" | "multiExec";
 
-const ROUTES: Record<string, Kind> = { "/": "single", "/pipeline": "pipeline", "/multi-exec": "multiExec" };
+// Without a prototype: a path such as `/constructor` must not find Object's members.
+const ROUTES: Record<string, Kind> = Object.assign(Object.create(null), {
+  "/": "single",
+  "/pipeline": "pipeline",
+  "/multi-exec": "multiExec",
+});
+const STREAMS: Record<string, StreamKind> = Object.assign(Object.create(null), {
+  subscribe: "subscribe",
+  psubscribe: "psubscribe",
+});
 const PATH_COMMAND_METHODS = new Set(["GET", "HEAD", "POST", "PUT"]);
-const STREAMS: Record<string, StreamKind> = { subscribe: "subscribe", psubscribe: "psubscribe" };
 
 /**
  * Builds the request handler. `POST /`, `/pipeline` and `/multi-exec` (what `@upstash/redis` sends) are
