@@ -102,7 +102,8 @@ export function createStreamHub(subscriber: () => Redis | null, options: StreamH
     redis.on("error", () => {
       // A subscriber's failure ends its stream ("end" below); the shared connection reports outages.
     });
-    redis.on("end", () => end("ERR proxy: the Redis connection closed"));
+    // Before the stream starts, the failed connect or subscribe says why, more precisely than this.
+    redis.on("end", () => live && end("ERR proxy: the Redis connection closed"));
     // Nothing can be sent any more; this only releases the Redis connection.
     res.on("close", () => end("ERR proxy: the client went away"));
     if (kind === "subscribe") {

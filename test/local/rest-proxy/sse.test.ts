@@ -202,6 +202,24 @@ describe("raw SSE", () => {
   });
 });
 
+describe("Redis down", () => {
+  it("answers a subscription with 503 JSON and no stream", async () => {
+    const gone = await startRedis();
+    const own = await startTestProxy(gone.url);
+    try {
+      await gone.stop();
+      const res = await fetch(`${own.url}/subscribe/x`, {
+        headers: { authorization: `Bearer ${own.token}` },
+      });
+      expect(res.status).toBe(503);
+      expect(res.headers.get("content-type")).toBe("application/json");
+      expect(((await res.json()) as { error: string }).error).toMatch(/^ERR proxy: Redis is unavailable \(/);
+    } finally {
+      await own.stop();
+    }
+  });
+});
+
 describe("proxy shutdown", () => {
   it("ends open streams on SIGTERM and exits 0 promptly", async () => {
     const own = await startTestProxy(redis.url);
