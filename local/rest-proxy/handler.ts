@@ -90,6 +90,11 @@ export function createHandler(
   }
 
   function handleStream(req: IncomingMessage, res: ServerResponse, kind: StreamKind, path: string) {
+    if (req.method !== "GET" && req.method !== "POST") {
+      return sendError(res, 405, `ERR proxy: method ${req.method} not allowed on /${kind}, use GET or POST`, {
+        allow: "GET, POST",
+      });
+    }
     const names = parsePathCommand(path, "", null);
     if (!names.ok) return sendError(res, 400, names.error);
     if (names.value.args.length === 0) {

@@ -72,11 +72,12 @@ export function createStreamHub(subscriber: () => Redis | null, options: StreamH
       );
       return;
     }
-    const redis = subscriber();
-    if (redis === null) {
+    const connection = subscriber();
+    if (connection === null) {
       sendError(res, 503, "ERR proxy: Redis is not connected");
       return;
     }
+    const redis: Redis = connection;
     const pending: string[] = [];
     let live = false;
     let heartbeat: NodeJS.Timeout | undefined;
@@ -93,7 +94,7 @@ export function createStreamHub(subscriber: () => Redis | null, options: StreamH
       if (!enders.delete(end)) return;
       clearTimeout(deadline);
       clearInterval(heartbeat);
-      redis?.disconnect();
+      redis.disconnect();
       if (!res.headersSent) sendError(res, status, message);
       else if (!res.writableEnded) res.end(`: ${message}\n\n`);
     }

@@ -161,13 +161,22 @@ describe("raw SSE", () => {
     await waitForSubscribers(0);
   });
 
-  it("answers JSON errors: no channel 400, no token 401, over --max-streams 429", async () => {
+  it("answers JSON errors: no channel 400, PUT 405, no token 401, over --max-streams 429", async () => {
     const noChannel = await fetch(`${proxy.url}/subscribe`, {
       headers: { authorization: `Bearer ${proxy.token}` },
     });
     expect(noChannel.status).toBe(400);
     expect(await noChannel.json()).toEqual({
       error: "ERR proxy: name a channel or pattern: /subscribe/<name>",
+    });
+    const put = await fetch(`${proxy.url}/subscribe/x`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${proxy.token}` },
+    });
+    expect(put.status).toBe(405);
+    expect(put.headers.get("allow")).toBe("GET, POST");
+    expect(await put.json()).toEqual({
+      error: "ERR proxy: method PUT not allowed on /subscribe, use GET or POST",
     });
     const noToken = await fetch(`${proxy.url}/subscribe/x`);
     expect(noToken.status).toBe(401);
