@@ -4,6 +4,7 @@ import type { Result } from "./commands";
 import {
   DEFAULT_HOST,
   DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_STREAMS,
   DEFAULT_PORT,
   DEFAULT_REDIS_CONNECTIONS,
   DEFAULT_TIMEOUT_MS,
@@ -22,11 +23,15 @@ Options (environment variable in brackets):
                           (redis://host:port or host:port; ioredis finds the other nodes). Each
                           command goes to the master of its key's slot; see docs/cluster.md
   --token <t>             bearer token clients must send             [PROXY_TOKEN] required unless --insecure
+  --read-only-token <t>   a second token that may run only commands Redis flags readonly  [PROXY_READ_ONLY_TOKEN]
+                          (GET, MGET, SCAN, EVALSHA_RO, …) and subscribe; needs --token
   --insecure              run without a token (only on a loopback --host)
   --allow-all-commands    forward FLUSHALL, CONFIG, blocking pops and the other refused commands
   --timeout-ms <n>        longest wait for Redis per request, then a JSON error   default ${DEFAULT_TIMEOUT_MS}
   --max-body-bytes <n>    largest request body, larger ones get 413               default ${DEFAULT_MAX_BODY_BYTES}
   --redis-connections <n> shared auto-pipelined Redis connections               default ${DEFAULT_REDIS_CONNECTIONS}
+  --max-streams <n>       concurrent SSE subscriptions (/subscribe, /psubscribe), each holding
+                          a Redis connection; more get 429                      default ${DEFAULT_MAX_STREAMS}
   --strip-script-flags    compatibility for stock Redis 7.0: remove script shebang flags it does not know
                           (e.g. "#!lua flags=allow-key-locking" from @upstash/ratelimit 2.x) before
                           EVAL / SCRIPT LOAD, and map EVALSHA of the original script's SHA1 to the
@@ -76,7 +81,10 @@ export function parseCli(
   const timeoutMs = integer(values["timeout-ms"], "--timeout-ms");
   const maxBodyBytes = integer(values["max-body-bytes"], "--max-body-bytes");
   const redisConnections = integer(values["redis-connections"], "--redis-connections");
-  for (const parsed of [port, timeoutMs, maxBodyBytes, redisConnections]) if (!parsed.ok) return parsed;
+  const maxStreams = integer(values["max-streams"], "--max-streams");
+  for (const parsed of [port, timeoutMs, maxBodyBytes, redisConnections, maxStreams]) {
+    if (!parsed.ok) return parsed;
+  }
   return {
     ok: true,
     value: {
@@ -87,11 +95,13 @@ export function parseCli(
         host: values.host ?? fromEnv("PROXY_HOST") ?? DEFAULT_HOST,
         port: port.ok ? port.value : undefined,
         token: values.token ?? fromEnv("PROXY_TOKEN"),
+        readOnlyToken: values["read-only-token"] ?? fromEnv("PROXY_READ_ONLY_TOKEN"),
         insecure: values.insecure ?? false,
         allowAllCommands: values["allow-all-commands"] ?? false,
         timeoutMs: timeoutMs.ok ? timeoutMs.value : undefined,
         maxBodyBytes: maxBodyBytes.ok ? maxBodyBytes.value : undefined,
         redisConnections: redisConnections.ok ? redisConnections.value : undefined,
+        maxStreams: maxStreams.ok ? maxStreams.value : undefined,
         stripScriptFlags: values["strip-script-flags"] ?? false,
       },
     },
@@ -109,11 +119,13 @@ function parseFlags(argv: string[]) {
       redis: { type: "string" },
       "redis-cluster": { type: "string" },
       token: { type: "string" },
+      "read-only-token": { type: "string" },
       insecure: { type: "boolean" },
       "allow-all-commands": { type: "boolean" },
       "timeout-ms": { type: "string" },
       "max-body-bytes": { type: "string" },
       "redis-connections": { type: "string" },
+      "max-streams": { type: "string" },
       "strip-script-flags": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },

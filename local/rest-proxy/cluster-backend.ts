@@ -9,7 +9,7 @@ import {
   type SlotRoute,
 } from "./cluster-routing";
 import type { RedisCommand } from "./commands";
-import { type RedisBackend, type TransactionEntry, wireName } from "./redis-backend";
+import { type RedisBackend, subscriberOptions, type TransactionEntry, wireName } from "./redis-backend";
 
 type Attempt<T> = (node: Redis, asking: boolean) => Promise<T>;
 
@@ -234,6 +234,12 @@ export function createClusterBackend(
         },
         false,
       );
+    },
+    subscriber() {
+      // Classic PUBLISH reaches every node of a cluster, so one connection to any master hears every
+      // channel; the masters take turns so streams spread over them.
+      const node = target({ kind: "any" });
+      return node ? node.duplicate({ ...subscriberOptions(timeoutMs), enableAutoPipelining: false }) : null;
     },
     isReady: () => cluster.status === "ready",
     waitReady(ms) {

@@ -1,8 +1,16 @@
 /** @module Runs the three request kinds (one command, a pipeline, a transaction) and shapes Upstash's JSON answers. */
-import { checkCommand, parseCommand, parseCommandList, type RedisCommand, type Route } from "./commands";
+import {
+  checkCommand,
+  parseCommand,
+  parseCommandList,
+  type RedisCommand,
+  type Result,
+  type Route,
+} from "./commands";
 import { describeRedisError, encodeReply, isRedisReplyError } from "./encoding";
 import type { RedisBackend } from "./redis-backend";
 import { createScriptFlagRewriter, type RewrittenCommand } from "./script-flags";
+import { checkReadOnly } from "./tokens";
 
 /** A finished answer: HTTP status and the serialised JSON body. */
 export interface Answer {
@@ -10,11 +18,15 @@ export interface Answer {
   body: string;
 }
 
-/** The request kinds, by path: `/`, `/pipeline`, `/multi-exec`. */
+/**
+ * The request kinds, by path: `/`, `/pipeline`, `/multi-exec`, and a command already parsed (path-style).
+ * `readOnly` requests (the read-only token) may run only commands Redis flags readonly.
+ */
 export interface Executor {
-  single(raw: unknown, base64: boolean): Promise<Answer>;
-  pipeline(raw: unknown, base64: boolean): Promise<Answer>;
-  multiExec(raw: unknown, base64: boolean): Promise<Answer>;
+  single(raw: unknown, base64: boolean, readOnly: boolean): Promise<Answer>;
+  pipeline(raw: unknown, base64: boolean, readOnly: boolean): Promise<Answer>;
+  multiExec(raw: unknown, base64: boolean, readOnly: boolean): Promise<Answer>;
+  command(command: RedisCommand, base64: boolean, readOnly: boolean): Promise<Answer>;
 }
 
 function errorBody(message: string): string {
@@ -32,7 +44,7 @@ function resultBody(reply: unknown, base64: boolean, override: string | undefine
  *
  * @example
  * const executor = createExecutor(backend, { allowAllCommands: false, stripScriptFlags: false, timeoutMs: 1000 });
- * await executor.single(["incr", "hits"], false); // { status: 200, body: '{"result":1}' }
+ * await executor.single(["incr", "hits"], false, false); // { status: 200, body: '{"result":1}' }
  */
 export function createExecutor(
   backend: RedisBackend,
@@ -47,13 +59,21 @@ export function createExecutor(
 
   type Runner = (command: RedisCommand) => Promise<unknown>;
 
+  // The proxy's policy first (it also refuses names that are not commands), then the token's.
+  function permit(command: RedisCommand, readOnly: boolean): Result<Route> & { status?: number } {
+    const allowed = checkCommand(command, allowAllCommands);
+    if (!allowed.ok || !readOnly) return allowed;
+    const reading = checkReadOnly(command);
+    return reading.ok ? allowed : { ...reading, status: 403 };
+  }
+
   function send(run: Runner, command: RedisCommand, route: Route): Promise<unknown> {
     return route === "shared" ? run(command) : backend.runDedicated(command);
   }
 
   // One pipeline entry: `{"result"}` or `{"error"}`; never rejects, so Promise.all keeps every entry.
-  function entry(run: Runner, command: RedisCommand, base64: boolean): Promise<string> {
-    const allowed = checkCommand(command, allowAllCommands);
+  function entry(run: Runner, command: RedisCommand, base64: boolean, readOnly: boolean): Promise<string> {
+    const allowed = permit(command, readOnly);
     if (!allowed.ok) return Promise.resolve(errorBody(allowed.error));
     const prepared = prepare(command);
     return send(run, prepared.command, allowed.value).then(
@@ -62,39 +82,46 @@ export function createExecutor(
     );
   }
 
+  function one(command: RedisCommand, base64: boolean, readOnly: boolean): Promise<Answer> {
+    const allowed = permit(command, readOnly);
+    if (!allowed.ok)
+      return Promise.resolve({ status: allowed.status ?? 400, body: errorBody(allowed.error) });
+    const prepared = prepare(command);
+    return send(backend.lane(), prepared.command, allowed.value).then(
+      (reply) => ({ status: 200, body: resultBody(reply, base64, prepared.replyOverride) }),
+      (error: unknown) => {
+        const failure = describeRedisError(error, timeoutMs);
+        return { status: failure.status, body: errorBody(failure.message) };
+      },
+    );
+  }
+
   return {
-    single(raw, base64) {
+    single(raw, base64, readOnly) {
       const parsed = parseCommand(raw);
       if (!parsed.ok) return Promise.resolve({ status: 400, body: errorBody(parsed.error) });
-      const allowed = checkCommand(parsed.value, allowAllCommands);
-      if (!allowed.ok) return Promise.resolve({ status: 400, body: errorBody(allowed.error) });
-      const prepared = prepare(parsed.value);
-      return send(backend.lane(), prepared.command, allowed.value).then(
-        (reply) => ({ status: 200, body: resultBody(reply, base64, prepared.replyOverride) }),
-        (error: unknown) => {
-          const failure = describeRedisError(error, timeoutMs);
-          return { status: failure.status, body: errorBody(failure.message) };
-        },
-      );
+      return one(parsed.value, base64, readOnly);
     },
 
-    async pipeline(raw, base64) {
+    command: one,
+
+    async pipeline(raw, base64, readOnly) {
       const parsed = parseCommandList(raw);
       if (!parsed.ok) return { status: 400, body: errorBody(parsed.error) };
       // All entries go to one connection in the same tick, so they ride one auto-pipelined write, in order.
       const run = backend.lane();
-      const entries = await Promise.all(parsed.value.map((command) => entry(run, command, base64)));
+      const entries = await Promise.all(parsed.value.map((command) => entry(run, command, base64, readOnly)));
       return { status: 200, body: `[${entries.join(",")}]` };
     },
 
-    async multiExec(raw, base64) {
+    async multiExec(raw, base64, readOnly) {
       const parsed = parseCommandList(raw);
       if (!parsed.ok) return { status: 400, body: errorBody(parsed.error) };
       const prepared: RewrittenCommand[] = [];
       for (const command of parsed.value) {
         // A refused command refuses the whole transaction: running the rest would break atomicity.
-        const allowed = checkCommand(command, allowAllCommands);
-        if (!allowed.ok) return { status: 400, body: errorBody(allowed.error) };
+        const allowed = permit(command, readOnly);
+        if (!allowed.ok) return { status: allowed.status ?? 400, body: errorBody(allowed.error) };
         prepared.push(prepare(command));
       }
       try {

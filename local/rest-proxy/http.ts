@@ -1,6 +1,6 @@
 /** @module HTTP plumbing for the proxy: JSON answers, the bearer-token check and a size-limited body reader. */
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { createAccessCheck } from "./tokens";
 
 /**
  * Ends `res` with a JSON body that is already serialised (the hot path builds it by concatenation).
@@ -37,26 +37,36 @@ export function sendError(
   sendJson(res, status, JSON.stringify({ error: message }), headers);
 }
 
-function sha256(text: string): Buffer {
-  return createHash("sha256").update(text, "utf8").digest();
-}
-
 /**
- * Builds the check for `Authorization: Bearer <token>`. Both sides are hashed before the constant-time
- * comparison, so neither the content nor the length of the token leaks through timing.
- * With no token configured (`--insecure` on loopback) every request passes.
+ * The bearer-token check alone (no read-only token, no `?_token=`): true only for the full token.
+ * See `createAccessCheck` in tokens.ts for what the server uses.
  *
  * @example
  * const authorized = createTokenCheck("s3cret");
  * authorized("Bearer s3cret"); // true
  */
 export function createTokenCheck(token: string | null): (header: string | undefined) => boolean {
-  if (token === null) return () => true;
-  const expected = sha256(token);
-  return function isAuthorized(header) {
-    if (header === undefined || !header.startsWith("Bearer ")) return false;
-    return timingSafeEqual(sha256(header.slice(7)), expected);
-  };
+  const accessOf = createAccessCheck({ token, readOnlyToken: null });
+  return (header) => accessOf(header ?? "", "/") === "full";
+}
+
+/**
+ * Ends `res` with a command's JSON answer and the `upstash-sync-token` header (read-your-writes).
+ *
+ * @example
+ * sendAnswer(res, 200, '{"result":"OK"}', "42");
+ */
+export function sendAnswer(res: ServerResponse, status: number, body: string, syncToken: string): void {
+  if (res.headersSent) return;
+  res.writeHead(status, [
+    "content-type",
+    "application/json",
+    "content-length",
+    String(Buffer.byteLength(body)),
+    "upstash-sync-token",
+    syncToken,
+  ]);
+  res.end(body);
 }
 
 /** A request body, or the reason there is none. */

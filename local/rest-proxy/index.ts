@@ -12,6 +12,7 @@ export { encodeReply, type JsonReply } from "./encoding";
 export {
   DEFAULT_HOST,
   DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_STREAMS,
   DEFAULT_PORT,
   DEFAULT_REDIS_CONNECTIONS,
   DEFAULT_TIMEOUT_MS,
@@ -20,5 +21,8 @@ export {
   redactRedisUrl,
   resolveProxyOptions,
 } from "./options";
+export { parsePathCommand } from "./path-commands";
 export { createScriptFlagRewriter, stripShebangFlags } from "./script-flags";
 export { createProxyServer, type ProxyServer, type RunningProxy, startProxy } from "./server";
+export { sseFrame } from "./sse";
+export { type Access, checkReadOnly, createAccessCheck, queryToken } from "./tokens";

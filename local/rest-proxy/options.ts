@@ -17,6 +17,13 @@ export interface ProxyOptions {
   port?: number;
   /** Bearer token clients must send. Required unless `insecure` on a loopback host. */
   token?: string;
+  /**
+   * A second token that may run only commands Redis flags readonly (and subscribe). Needs `token`, and
+   * must differ from it.
+   */
+  readOnlyToken?: string;
+  /** Concurrent SSE subscription streams (each holds a Redis connection); default 100, more get 429. */
+  maxStreams?: number;
   /** Allow running without a token; only accepted when `host` is a loopback address. */
   insecure?: boolean;
   /** Forward the otherwise refused commands (FLUSHALL, CONFIG, blocking pops, …). */
@@ -34,8 +41,9 @@ export interface ProxyOptions {
 }
 
 /** Options with every default filled in, after the safety checks passed. */
-export type ResolvedProxyOptions = Required<Omit<ProxyOptions, "token">> & {
+export type ResolvedProxyOptions = Required<Omit<ProxyOptions, "token" | "readOnlyToken">> & {
   token: string | null;
+  readOnlyToken: string | null;
   /** The parsed `redisCluster` seeds; `null` for a single Redis. */
   cluster: ClusterSeeds | null;
 };
@@ -45,6 +53,7 @@ export const DEFAULT_HOST = "127.0.0.1";
 export const DEFAULT_TIMEOUT_MS = 1000;
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_REDIS_CONNECTIONS = 1;
+export const DEFAULT_MAX_STREAMS = 100;
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
 
 /**
@@ -84,6 +93,13 @@ export function resolveProxyOptions(options: ProxyOptions): Result<ResolvedProxy
       error: `refusing to start without a token on ${host}: --insecure is only allowed on a loopback address`,
     };
   }
+  const readOnlyToken = options.readOnlyToken ? options.readOnlyToken : null;
+  if (readOnlyToken !== null && (token === null || readOnlyToken === token)) {
+    return {
+      ok: false,
+      error: "a read-only token needs a (different) full token: pass --token as well as --read-only-token",
+    };
+  }
   const port = options.port ?? DEFAULT_PORT;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     return { ok: false, error: `port must be an integer from 0 to 65535 (got ${port})` };
@@ -91,8 +107,10 @@ export function resolveProxyOptions(options: ProxyOptions): Result<ResolvedProxy
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const redisConnections = options.redisConnections ?? DEFAULT_REDIS_CONNECTIONS;
+  const maxStreams = options.maxStreams ?? DEFAULT_MAX_STREAMS;
   const invalid =
     positiveInteger(timeoutMs, "timeout") ??
+    positiveInteger(maxStreams, "max streams") ??
     positiveInteger(maxBodyBytes, "max body size") ??
     positiveInteger(redisConnections, "Redis connections");
   if (invalid) return { ok: false, error: invalid };
@@ -115,6 +133,8 @@ export function resolveProxyOptions(options: ProxyOptions): Result<ResolvedProxy
       host,
       port,
       token,
+      readOnlyToken,
+      maxStreams,
       insecure,
       allowAllCommands: options.allowAllCommands ?? false,
       timeoutMs,

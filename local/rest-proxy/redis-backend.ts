@@ -17,6 +17,12 @@ export interface RedisBackend {
   runDedicated(command: RedisCommand): Promise<unknown>;
   /** MULTI … EXEC on a connection nobody else uses meanwhile, so concurrent transactions never nest. */
   transaction(commands: RedisCommand[]): Promise<TransactionEntry[]>;
+  /**
+   * A new connection of its own for one subscriber stream: not connected yet (call `connect()`), never
+   * reconnecting (a stream ends when its connection does), disconnected by the caller. `null` when no
+   * Redis node is known to connect to.
+   */
+  subscriber(): Redis | null;
   /** Whether the shared connections are up. */
   isReady(): boolean;
   /** Resolves true once the shared connections are ready, false after `timeoutMs`. */
@@ -39,6 +45,17 @@ function connectionOptions(timeoutMs: number): RedisOptions {
     // Reconnect attempts at most 250 ms apart: the limiter is back within ~¼ s of Redis returning.
     retryStrategy: (attempt: number) => Math.min(attempt * 50, 250),
   };
+}
+
+/**
+ * Options for a subscriber connection: connected on demand, and never reconnected, because messages
+ * published while it was away are lost and its stream must end rather than silently skip them.
+ *
+ * @example
+ * const redis = new Redis(url, subscriberOptions(1000)); await redis.connect();
+ */
+export function subscriberOptions(timeoutMs: number): RedisOptions {
+  return { ...connectionOptions(timeoutMs), lazyConnect: true, retryStrategy: () => null };
 }
 
 // ioredis treats a few lower-case names specially: it keeps them out of auto-pipelines and reshapes the
@@ -198,6 +215,7 @@ export function createRedisBackend(
         return result as TransactionEntry[];
       });
     },
+    subscriber: () => new Redis(url, subscriberOptions(timeoutMs)),
     isReady: () => shared.every((redis) => redis.status === "ready"),
     async waitReady(ms) {
       const ready = await Promise.all(shared.map((redis) => waitForReady(redis, ms)));

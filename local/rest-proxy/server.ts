@@ -1,11 +1,12 @@
-/** @module The proxy's HTTP server: routing, auth, body limits, per-request deadline, graceful shutdown. */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+/** @module The proxy's HTTP server: wiring the backend, executor and routes together, listening, graceful shutdown. */
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createClusterBackend } from "./cluster-backend";
-import { type Answer, createExecutor, type Executor } from "./execute";
-import { createTokenCheck, readBody, sendError, sendJson } from "./http";
-import { type ProxyOptions, type ResolvedProxyOptions, resolveProxyOptions } from "./options";
-import { createRedisBackend, type RedisBackend } from "./redis-backend";
+import { createExecutor } from "./execute";
+import { createHandler } from "./handler";
+import { type ProxyOptions, resolveProxyOptions } from "./options";
+import { createRedisBackend } from "./redis-backend";
+import { createStreamHub } from "./sse";
 
 /** A proxy that is listening. */
 export interface RunningProxy {
@@ -23,92 +24,10 @@ export interface ProxyServer {
   close(): Promise<void>;
 }
 
-type Kind = "single" | "pipeline" | "multiExec";
-
-const ROUTES: Record<string, Kind> = { "/": "single", "/pipeline": "pipeline", "/multi-exec": "multiExec" };
-
 // How long Redis gets to come up before the proxy listens anyway (requests meanwhile get 503 JSON).
 const STARTUP_REDIS_WAIT_MS = 5000;
 /** The kernel caps it at net.core.somaxconn. */
 const LISTEN_BACKLOG = 65_535;
-
-function pathOf(url: string | undefined): string {
-  const raw = url ?? "/";
-  const query = raw.indexOf("?");
-  return query === -1 ? raw : raw.slice(0, query);
-}
-
-function createHandler(
-  options: ResolvedProxyOptions,
-  executor: Executor,
-  backend: RedisBackend,
-): (req: IncomingMessage, res: ServerResponse) => void {
-  const isAuthorized = createTokenCheck(options.token);
-  const deadlineBody = JSON.stringify({
-    error: `ERR proxy: Redis did not answer within ${options.timeoutMs} ms`,
-  });
-
-  function answerWithin(res: ServerResponse, work: Promise<Answer>): void {
-    let answered = false;
-    // The backend has its own timeouts; this one also covers time spent queued behind other batches.
-    const timer = setTimeout(() => {
-      answered = true;
-      sendJson(res, 504, deadlineBody);
-    }, options.timeoutMs);
-    work.then(
-      (answer) => {
-        if (answered) return;
-        clearTimeout(timer);
-        sendJson(res, answer.status, answer.body);
-      },
-      (error: unknown) => {
-        if (answered) return;
-        clearTimeout(timer);
-        sendError(
-          res,
-          500,
-          `ERR proxy: internal error: ${error instanceof Error ? error.message : String(error)}`,
-        );
-      },
-    );
-  }
-
-  function handleHealth(res: ServerResponse): void {
-    if (backend.isReady()) sendJson(res, 200, '{"result":"OK"}');
-    else sendError(res, 503, "ERR proxy: Redis is not connected");
-  }
-
-  return function handleRequest(req, res) {
-    const path = pathOf(req.url);
-    const kind = ROUTES[path];
-    if (kind === undefined) {
-      if (path === "/healthz" && (req.method === "GET" || req.method === "HEAD")) return handleHealth(res);
-      return sendError(res, 404, `ERR proxy: unknown path ${path} (use POST /, /pipeline or /multi-exec)`);
-    }
-    if (req.method !== "POST") {
-      return sendError(res, 405, `ERR proxy: method ${req.method} not allowed on ${path}, use POST`, {
-        allow: "POST",
-      });
-    }
-    if (!isAuthorized(req.headers.authorization)) return sendError(res, 401, "Unauthorized");
-    const base64 = req.headers["upstash-encoding"]?.toString().toLowerCase() === "base64";
-    readBody(req, options.maxBodyBytes, (result) => {
-      if (!result.ok) {
-        // Closing after a 413 stops the client from streaming the rest of an oversized body at us.
-        const headers: Record<string, string> | undefined =
-          result.status === 413 ? { connection: "close" } : undefined;
-        return sendError(res, result.status, result.error, headers);
-      }
-      let raw: unknown;
-      try {
-        raw = JSON.parse(result.body.toString("utf8"));
-      } catch {
-        return sendError(res, 400, "ERR proxy: the body is not valid JSON");
-      }
-      answerWithin(res, executor[kind](raw, base64));
-    });
-  };
-}
 
 /**
  * Builds the proxy (validating options first) without listening yet.
@@ -131,11 +50,18 @@ export function createProxyServer(
         log: settings.log,
       });
   const executor = createExecutor(backend, settings);
-  const server = createServer({ keepAliveTimeout: 65_000 }, createHandler(settings, executor, backend));
+  const hub = createStreamHub(() => backend.subscriber(), {
+    maxStreams: settings.maxStreams,
+    timeoutMs: settings.timeoutMs,
+  });
+  const handler = createHandler(settings, executor, backend, hub);
+  const server = createServer({ keepAliveTimeout: 65_000 }, handler);
   let closing: Promise<void> | null = null;
 
   function close(): Promise<void> {
     closing ??= (async () => {
+      // Streams never finish on their own: end them first, so their sockets count as idle below.
+      hub.closeAll();
       if (server.listening) {
         await new Promise<void>((resolve) => {
           // Idle keep-alive sockets are closed right away and busy ones as soon as their answer is sent;

@@ -9,7 +9,15 @@ const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 const CLI = ["--import", "tsx", "local/rest-proxy/cli.ts"];
 
 function runCli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const clean = { ...process.env, PROXY_TOKEN: "", PROXY_PORT: "", PROXY_HOST: "", REDIS_URL: "", ...env };
+  const clean = {
+    ...process.env,
+    PROXY_TOKEN: "",
+    PROXY_READ_ONLY_TOKEN: "",
+    PROXY_PORT: "",
+    PROXY_HOST: "",
+    REDIS_URL: "",
+    ...env,
+  };
   const result = spawnSync(process.execPath, [...CLI, ...args], {
     cwd: ROOT,
     env: clean,
@@ -42,6 +50,20 @@ describe("rest-proxy CLI", () => {
     expect(result.stderr).toContain("--insecure is only allowed on a loopback address");
   });
 
+  it("refuses a read-only token without a full token, or equal to it", () => {
+    const message =
+      "a read-only token needs a (different) full token: pass --token as well as --read-only-token";
+    const alone = runCli(["--insecure", "--read-only-token", "ro", "--port", "0", "--redis", redis.url]);
+    expect(alone.code).toBe(1);
+    expect(alone.stderr).toContain(message);
+    const same = runCli(["--port", "0", "--redis", redis.url], {
+      PROXY_TOKEN: "t",
+      PROXY_READ_ONLY_TOKEN: "t",
+    });
+    expect(same.code).toBe(1);
+    expect(same.stderr).toContain(message);
+  });
+
   it("prints --help and exits 0", () => {
     const result = runCli(["--help"]);
     expect(result.code).toBe(0);
@@ -52,6 +74,9 @@ describe("rest-proxy CLI", () => {
       "--allow-all-commands",
       "--timeout-ms",
       "--strip-script-flags",
+      "--read-only-token",
+      "PROXY_READ_ONLY_TOKEN",
+      "--max-streams",
     ]) {
       expect(result.stdout).toContain(flag);
     }
@@ -64,25 +89,37 @@ describe("rest-proxy CLI", () => {
     const badNumber = runCli(["--timeout-ms", "soon", "--token", "t"]);
     expect(badNumber.code).toBe(2);
     expect(badNumber.stderr).toContain('--timeout-ms must be a non-negative integer (got "soon")');
+    const badStreams = runCli(["--max-streams", "-1", "--token", "t"]);
+    expect(badStreams.code).toBe(2);
   });
 
-  it("takes port, token and Redis from the environment, and never prints the token", async () => {
+  it("takes port, tokens and Redis from the environment, and never prints a token", async () => {
     const port = await freePort();
     const token = "env-token-must-not-be-printed";
+    const readOnly = "env-read-only-token-must-not-be-printed";
     const child = spawnManaged("rest-proxy", process.execPath, CLI, {
       cwd: ROOT,
-      env: { ...process.env, PROXY_PORT: String(port), PROXY_TOKEN: token, REDIS_URL: redis.url },
+      env: {
+        ...process.env,
+        PROXY_PORT: String(port),
+        PROXY_TOKEN: token,
+        PROXY_READ_ONLY_TOKEN: readOnly,
+        REDIS_URL: redis.url,
+      },
     });
     try {
       await waitUntil("listening line", async () => child.output().includes("listening"), { process: child });
       expect(child.output()).toContain(`rest-proxy listening on http://127.0.0.1:${port} -> ${redis.url}`);
       expect(child.output()).not.toContain(token);
+      expect(child.output()).not.toContain(readOnly);
       const res = await fetch(`http://127.0.0.1:${port}/`, {
         method: "POST",
         headers: { authorization: `Bearer ${token}` },
         body: '["ping"]',
       });
       expect(await res.json()).toEqual({ result: "PONG" });
+      const read = await fetch(`http://127.0.0.1:${port}/exists/k?_token=${readOnly}`);
+      expect(await read.json()).toEqual({ result: 0 });
     } finally {
       await child.stop();
     }

@@ -114,13 +114,10 @@ describe("malformed requests", () => {
     }
   });
 
-  it("answers 404 JSON for an unknown path", async () => {
+  it("treats any other path as a path-style command, the POST body as its last argument", async () => {
     const res = await post("/set/foo", '["get","a"]');
-    expect(res).toEqual({
-      status: 404,
-      contentType: "application/json",
-      body: { error: "ERR proxy: unknown path /set/foo (use POST /, /pipeline or /multi-exec)" },
-    });
+    expect(res).toEqual({ status: 200, contentType: "application/json", body: { result: "OK" } });
+    expect((await command(["get", "foo"])).body).toEqual({ result: '["get","a"]' });
   });
 
   it("answers 413 JSON for a body over 1 MiB", async () => {
