@@ -22,6 +22,8 @@ export function goals(r: BenchResults): Goal[] {
   const peerOne = r.peer.comparisons.find((c) => c.limits === 1)?.throughputRatio ?? Number.NaN;
   const peerTwo = r.peer.comparisons.find((c) => c.limits === 2)?.throughputRatio ?? Number.NaN;
   const expired = r.memory.expiry.every((e) => e.existingAfter === 0 && e.pttlMax <= e.timeToFullMs);
+  const overloadFailMode = r.overload.bursts.reduce((sum, b) => sum + b.failMode, 0);
+  const overloadOver = r.overload.bursts.reduce((sum, b) => sum + Math.max(0, b.admitted - b.ideal), 0);
   return [
     {
       name: "1. limiter overhead (throughput on ÷ off)",
@@ -58,6 +60,18 @@ export function goals(r: BenchResults): Goal[] {
       target: "≤ 1",
       measured: String(r.accuracy.worstUnder),
       met: r.accuracy.worstUnder <= 1,
+    },
+    {
+      name: "9. overload: decisions by fail mode in bursts (default settings)",
+      target: "0",
+      measured: String(overloadFailMode),
+      met: overloadFailMode === 0,
+    },
+    {
+      name: "9. overload: admitted beyond an exact bucket",
+      target: "0",
+      measured: String(overloadOver),
+      met: overloadOver === 0,
     },
     {
       name: "6. idle keys gone at time-to-full",

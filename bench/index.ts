@@ -9,6 +9,7 @@ import { runAccuracy } from "./scenarios/accuracy";
 import { runCommands } from "./scenarios/commands";
 import { runMemory } from "./scenarios/memory";
 import { runOverhead } from "./scenarios/overhead";
+import { runOverload } from "./scenarios/overload";
 import { runPeer } from "./scenarios/peer";
 import { runProxyVsRedis } from "./scenarios/proxy";
 import { runScaling } from "./scenarios/scaling";
@@ -33,6 +34,8 @@ Measures, each as a ratio against a baseline from the same run (alternating roun
   6. memory per active key in Redis, and expiry at time-to-full
   7. scaling: 1, 2, 3 instances
   8. one instance: limiting on vs off, and requests/s for an already-denied key
+  9. overload: bursts of 250–2000 concurrent requests (one key, distinct keys) with default fail-mode
+     settings, then Redis hung: admitted vs exact, decisions by fail mode, latency before/after the breaker
 Writes bench/results/<ISO date>.json, docs/benchmarks.md and docs/benchmarks-accuracy.svg.
 
 Options:
@@ -72,6 +75,7 @@ async function runAll(ctx: BenchContext, build: boolean): Promise<BenchResults> 
   const proxy = await runProxyVsRedis(ctx);
   const single = await runSingle(ctx);
   const memory = await runMemory(ctx);
+  const overload = await runOverload(ctx);
 
   ctx.log("starting the peer rig: Redis, proxy --strip-script-flags, bench/peer-worker.ts in workerd");
   const rig = await startPeerRig(JSON.stringify(PEER_POLICIES));
@@ -109,6 +113,7 @@ async function runAll(ctx: BenchContext, build: boolean): Promise<BenchResults> 
     memory,
     scaling,
     single,
+    overload,
   };
 }
 

@@ -165,6 +165,33 @@ function sections(r: BenchResults): string[] {
         ],
       ],
     ),
+    ...overloadSection(r.overload),
+  ];
+}
+
+function overloadSection(o: BenchResults["overload"]): string[] {
+  return [
+    "## 9. Overload — a busy store is waited for, a hung one is failed fast",
+    `Bursts of concurrent requests through NGINX to 3 instances, policy \`{"limits":[{"capacity":${o.capacity},"refill":"1/h"}]}\` with every fail-mode setting left to its default (\`timeoutMs\` ${o.timeoutMs}, \`maxWaitMs\` 5000, \`onError\` open). "One key": all requests on one fresh key (exact: ${o.capacity} admitted); "distinct": one fresh key each (exact: all admitted). Longest silence: the longest the store answered nothing while a decision waited (\`erl_store_longest_silence_ms\`, worst instance, so far in the run) — how close the burst came to \`timeoutMs\`.`,
+    table(
+      ["burst", "keys", "admitted", "exact", "by fail mode", "p50 (ms)", "p99 (ms)", "longest silence (ms)"],
+      o.bursts.map((b) => [
+        b.burst,
+        b.keys,
+        b.admitted,
+        b.ideal,
+        b.failMode,
+        fmt(b.p50Ms, 0),
+        fmt(b.p99Ms, 0),
+        b.longestSilenceMs,
+      ]),
+    ),
+    "Then Redis is SIGSTOPped and two waves of concurrent requests (distinct keys) are sent: the first finds the store silent and waits `timeoutMs`; by the second, every instance's breaker is open.",
+    table(
+      ["wave", "requests", "by fail mode", "p50 (ms)", "max (ms)"],
+      o.hung.map((h) => [h.wave, h.requests, h.failMode, fmt(h.p50Ms, 1), fmt(h.maxMs, 1)]),
+    ),
+    `After SIGCONT, the first decision by Redis again came ${fmt(o.recoveryMs, 0)} ms later.`,
   ];
 }
 

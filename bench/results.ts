@@ -3,6 +3,7 @@ import type { AccuracyResult } from "./scenarios/accuracy";
 import type { CommandsResult } from "./scenarios/commands";
 import type { MemoryResult } from "./scenarios/memory";
 import type { OverheadResult } from "./scenarios/overhead";
+import type { OverloadResult } from "./scenarios/overload";
 import type { PeerResult } from "./scenarios/peer";
 import type { ProxyResult } from "./scenarios/proxy";
 import type { ScalingResult } from "./scenarios/scaling";
@@ -23,4 +24,5 @@ export interface BenchResults {
   memory: MemoryResult;
   scaling: ScalingResult;
   single: SingleResult;
+  overload: OverloadResult;
 }
