@@ -45,7 +45,15 @@ export interface BucketResult {
   retryAfterMs: number | null;
   /** Redis server time of the decision (Unix ms): the one clock every instance shares. */
   nowMs: number;
+  /** Tokens taken from every limit: the cost, plus a lease's extra tokens; 0 when denied. */
+  taken: number;
   limits: LimitResult[];
+}
+
+/** A lease request: take up to `want` tokens (at least the cost), after giving `refund` unspent ones back. */
+export interface LeaseArgs {
+  want: number;
+  refund: number;
 }
 
 /** What the script needs of a Redis client. `@upstash/redis`'s `Redis` fits as it is. */
@@ -76,15 +84,17 @@ export async function tokenBucketSha1(): Promise<string> {
 }
 
 /**
- * ARGV for the script: the cost, then capacity, refill tokens and interval of each limit.
+ * ARGV for the script: the cost, then capacity, refill tokens and interval of each limit, then a lease's
+ * `want` and `refund` when there is one.
  *
  * @example
  * encodeArgs(1, [{ name: "burst", capacity: 10, refillTokens: 5, refillIntervalMs: 1000 }]);
  * // ["1", "10", "5", "1000"]
  */
-export function encodeArgs(cost: number, limits: readonly LimitSpec[]): string[] {
+export function encodeArgs(cost: number, limits: readonly LimitSpec[], lease?: LeaseArgs): string[] {
   const args = [String(cost)];
   for (const l of limits) args.push(String(l.capacity), String(l.refillTokens), String(l.refillIntervalMs));
+  if (lease) args.push(String(lease.want), String(lease.refund));
   return args;
 }
 
@@ -100,10 +110,10 @@ function toInt(value: unknown): number {
  * foreign script under our SHA, never user input.
  *
  * @example
- * decodeReply([1, 1700000000000, 0, 9, 0, 200], limits).allowed; // true
+ * decodeReply([1, 1700000000000, 0, 9, 0, 200, 1], limits).allowed; // true
  */
 export function decodeReply(reply: unknown, limits: readonly LimitSpec[]): BucketResult {
-  if (!Array.isArray(reply) || reply.length !== 2 + 4 * limits.length) {
+  if (!Array.isArray(reply) || reply.length !== 3 + 4 * limits.length) {
     throw new Error(`token bucket reply: unexpected shape ${JSON.stringify(reply)}`);
   }
   const results: LimitResult[] = limits.map((spec, i) => {
@@ -126,6 +136,7 @@ export function decodeReply(reply: unknown, limits: readonly LimitSpec[]): Bucke
     deniedBy: denied.map((l) => l.name),
     retryAfterMs: never ? null : Math.max(0, ...denied.map((l) => l.retryAfterMs ?? 0)),
     nowMs: toInt(reply[1]),
+    taken: toInt(reply.at(-1)),
     limits: results,
   };
 }
@@ -136,6 +147,7 @@ function isNoScript(error: unknown): boolean {
 
 /**
  * Runs the bucket for pre-built keys: EVALSHA, and EVAL when Redis lost its script cache (restart, SCRIPT FLUSH).
+ * With `lease`, unspent tokens go back first and up to `lease.want` tokens are taken (see the script).
  *
  * @example
  * const keys = await bucketKeys("erl", "203.0.113.7", "default", limits.map((l) => l.name));
@@ -146,8 +158,9 @@ export async function runTokenBucket(
   keys: string[],
   limits: readonly LimitSpec[],
   cost: number,
+  lease?: LeaseArgs,
 ): Promise<BucketResult> {
-  const args = encodeArgs(cost, limits);
+  const args = encodeArgs(cost, limits, lease);
   const sha1 = await tokenBucketSha1();
   const reply = await runner.evalsha(sha1, keys, args).catch((error: unknown) => {
     if (isNoScript(error)) return runner.eval(TOKEN_BUCKET_LUA, keys, args);

@@ -3,18 +3,26 @@
 -- KEYS[i]  one bucket per limit.
 -- ARGV[1]  cost: whole tokens to take from every limit (0 = inspect only).
 -- ARGV[2 + 3(i-1) ...] per limit: capacity, refill_tokens, refill_interval_ms (positive integers).
+-- Optional, after the limits (a lease):
+--   want    take up to `want` tokens (>= cost) from every limit when `cost` fits: the extra beyond `cost`
+--           is at most a LEASE_SHARE-th of what each limit holds after `cost`, so a lease never empties a
+--           bucket and a nearly empty one is decided token by token.
+--   refund  tokens given back to every limit first (a lease's unspent tokens), clamped at capacity: the
+--           bucket ends as if they had never been taken. Written even when the take is denied.
 --
 -- Exactness: tokens are stored scaled by refill_interval_ms ("units"), so refilling adds
 -- elapsed_ms * refill_tokens units -- integer arithmetic only, no float drift over long periods.
 -- Stored value: "<units> <timestamp_ms>". The clock is Redis TIME, never the caller's.
 --
 -- Reply (integers only; Lua numbers are truncated on the way out):
---   { allowed (1|0), now_ms, per limit: status, remaining, retry_after_ms, reset_ms }
+--   { allowed (1|0), now_ms, per limit: status, remaining, retry_after_ms, reset_ms, taken }
+--   taken: tokens taken from every limit (cost, plus a lease's extra; 0 when denied)
 --   status: 0 = has the tokens, 1 = not enough tokens now, 2 = cost exceeds capacity (never fits)
 --   retry_after_ms: until this limit holds `cost` tokens (0 when it does; -1 when it never can)
 --   reset_ms: until this limit is full again (after this call's consumption)
 
 local STATUS_OK, STATUS_EXHAUSTED, STATUS_TOO_COSTLY = 0, 1, 2
+local LEASE_SHARE = 4
 
 local function whole(value, name)
   local n = tonumber(value)
@@ -30,8 +38,19 @@ end
 
 local cost = whole(ARGV[1], "cost")
 if type(cost) == "table" then return cost end
-if #ARGV ~= 1 + 3 * #KEYS or #KEYS == 0 then
-  return redis.error_reply("ERR token_bucket: expected 1 + 3 arguments per key, got " .. #ARGV .. " for " .. #KEYS .. " keys")
+local plain = 1 + 3 * #KEYS
+if (#ARGV ~= plain and #ARGV ~= plain + 2) or #KEYS == 0 then
+  return redis.error_reply("ERR token_bucket: expected 1 + 3 arguments per key (+ want, refund), got " .. #ARGV .. " for " .. #KEYS .. " keys")
+end
+local want, refund = cost, 0
+if #ARGV == plain + 2 then
+  want = whole(ARGV[plain + 1], "want")
+  if type(want) == "table" then return want end
+  refund = whole(ARGV[plain + 2], "refund")
+  if type(refund) == "table" then return refund end
+  if want < cost then
+    return redis.error_reply("ERR token_bucket: want must be >= cost")
+  end
 end
 
 local time = redis.call("TIME")
@@ -63,6 +82,7 @@ for i = 1, #KEYS do
       stamp = math.max(now, tonumber(t))
     end
   end
+  units = math.min(full, units + refund * interval)
 
   local need = cost * interval
   local status, retry = STATUS_OK, 0
@@ -76,13 +96,28 @@ for i = 1, #KEYS do
                 status = status, retry = retry }
 end
 
+-- A lease: as many extra tokens as wanted and every limit can spare.
+local taken = 0
+if allowed == 1 then
+  local extra = want - cost
+  for _, l in ipairs(limits) do
+    local spare = math.floor((l.units - cost * l.interval) / l.interval / LEASE_SHARE)
+    extra = math.min(extra, spare)
+  end
+  taken = cost + math.max(0, extra)
+end
+
 local reply = { allowed, now }
 for i, l in ipairs(limits) do
-  local units = l.units
-  if allowed == 1 and cost > 0 then
-    units = units - cost * l.interval
-    -- TTL = time until full, so an idle bucket disappears exactly when it would read as full anyway.
-    redis.call("SET", KEYS[i], string.format("%.0f %.0f", units, l.stamp), "PX", ceil_div(l.full - units, l.rate))
+  local units = l.units - taken * l.interval
+  if taken > 0 or refund > 0 then
+    if units >= l.full then
+      -- Full again (a refund with nothing taken): a full bucket is no key at all.
+      redis.call("DEL", KEYS[i])
+    else
+      -- TTL = time until full, so an idle bucket disappears exactly when it would read as full anyway.
+      redis.call("SET", KEYS[i], string.format("%.0f %.0f", units, l.stamp), "PX", ceil_div(l.full - units, l.rate))
+    end
   end
   local n = #reply
   reply[n + 1] = l.status
@@ -90,4 +125,5 @@ for i, l in ipairs(limits) do
   reply[n + 3] = l.retry
   reply[n + 4] = ceil_div(l.full - units, l.rate)
 end
+reply[#reply + 1] = taken
 return reply

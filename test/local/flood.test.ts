@@ -5,12 +5,11 @@ import { pingRedis } from "../../local/redis";
 import { type Stack, startStack } from "../../local/stack";
 import { bucketKeys, runTokenBucket } from "../../lua";
 import { ioredisRunner } from "../../lua/ioredis";
+import { DEFAULT_TIMEOUT_MS } from "../../workers/policies/schema";
 import { type Sample, sleep, startLoad } from "../helpers/load";
 
 const CHECK_TOKEN = "flood-check-token";
 const fifty = { name: "burst", capacity: 50, refill: "1/h" };
-// The documented default: how long the store may answer nothing before it counts as unavailable.
-const DEFAULT_TIMEOUT_MS = 1000;
 // No timeoutMs, maxWaitMs or onError anywhere: the documented defaults must hold a flood.
 const POLICIES = {
   policies: { p50: { limits: [fifty] } },

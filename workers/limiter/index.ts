@@ -1,8 +1,9 @@
 /** @module The limiter core: policy → keys → one EVALSHA, waited for while the store is busy, fail modes behind a breaker. */
-import { type BucketResult, bucketKeys, runTokenBucket } from "../../lua";
+import { type BucketResult, bucketKeys, type LeaseArgs, runTokenBucket } from "../../lua";
 import { Metrics } from "../metrics";
 import type { CompiledPolicies, CompiledPolicy } from "../policies";
 import { DeniedCache } from "./denied-cache";
+import { LEASE_HORIZON_MS, type LeaseEntry, LeaseTable } from "./lease";
 import { callStore, type StoreFailure } from "./store-call";
 import { type BreakerState, StoreHealth } from "./store-health";
 import type { Decision, DecisionReason, RedisLike } from "./types";
@@ -77,6 +78,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
   };
   const cacheKey = (policy: CompiledPolicy, identity: string) => `${policy.name}\u0000${identity}`;
 
+  const leases = new LeaseTable(options.deniedCacheSize);
   const health = new StoreHealth(function recordTransition(to) {
     metrics.inc("erl_breaker_transitions_total", { to });
     metrics.set("erl_breaker_open", {}, to === "closed" ? 0 : 1);
@@ -111,6 +113,53 @@ export function createLimiter(options: LimiterOptions): Limiter {
     if (!outcome.ok) recordFailure(policy, outcome.failure, true);
   }
 
+  /** A store call for a lease alone (top-up or give-back), in the background of the request that made it. */
+  function leaseInBackground(
+    policy: CompiledPolicy,
+    keys: string[],
+    entry: LeaseEntry,
+    lease: LeaseArgs,
+    options: CheckOptions,
+  ): void {
+    if (health.state !== "closed") return;
+    if (lease.want > 0) entry.requestedAtMs = Date.now();
+    const running = callStore(health, policy, () =>
+      runTokenBucket(client(), keys, policy.limits, 0, lease),
+    ).then((outcome) => {
+      if (lease.want > 0) entry.requestedAtMs = Number.NEGATIVE_INFINITY;
+      if (!outcome.ok) return recordFailure(policy, outcome.failure, false);
+      metrics.inc("erl_lease_tokens_total", { policy: policy.name, direction: "returned" }, lease.refund);
+      if (outcome.value.taken > 0) granted(policy, keys, entry, outcome.value, 0, options);
+    });
+    options.waitUntil?.(running);
+  }
+
+  /** Keeps the tokens the store debited beyond `cost`, and gives back whatever is left unspent when the lease expires. */
+  function granted(
+    policy: CompiledPolicy,
+    keys: string[],
+    entry: LeaseEntry,
+    result: BucketResult,
+    cost: number,
+    options: CheckOptions,
+  ): void {
+    const extra = result.taken - cost;
+    if (extra <= 0) return;
+    leases.deposit(entry, extra, result, Date.now());
+    metrics.inc("erl_lease_tokens_total", { policy: policy.name, direction: "taken" }, extra);
+    const expiry = new Promise<void>((resolve) => setTimeout(resolve, LEASE_HORIZON_MS + 1)).then(() => {
+      const refund = leases.takeExpired(entry, Date.now());
+      if (refund > 0) leaseInBackground(policy, keys, entry, { want: 0, refund }, options);
+    });
+    options.waitUntil?.(expiry);
+  }
+
+  /** Admitted from the isolate's lease: a token the store already debited, no call. */
+  function fromLease(policy: CompiledPolicy, cost: number, entry: LeaseEntry, now: number): Decision {
+    const result = leases.view(entry, now);
+    return { allowed: true, reason: "allowed", source: "lease", shadowed: false, policy, cost, result };
+  }
+
   async function decide(
     policy: CompiledPolicy,
     identity: string,
@@ -118,27 +167,34 @@ export function createLimiter(options: LimiterOptions): Limiter {
     options: CheckOptions,
   ): Promise<Decision> {
     const now = Date.now();
-    const cached = cost > 0 ? denied.lookup(cacheKey(policy, identity), cost, now) : null;
+    const key = cacheKey(policy, identity);
+    const entry = policy.lease === "auto" && cost > 0 ? leases.touch(key, now) : null;
+    if (entry && leases.spend(entry, cost, now)) {
+      if (leases.running(entry, now, policy.maxWaitMs)) {
+        const want = leases.wanted(entry, now, policy.maxWaitMs);
+        const keys = await keysOf(policy, identity);
+        leaseInBackground(policy, keys, entry, { want, refund: 0 }, options);
+      }
+      return fromLease(policy, cost, entry, now);
+    }
+    const cached = cost > 0 ? denied.lookup(key, cost, now) : null;
     if (cached) {
       metrics.inc("erl_denied_cache_hits_total", { policy: policy.name });
       return fromResult(policy, cost, cached, true);
     }
     const admission = health.admit(now, policy.maxWaitMs);
     if (admission === "skip") return failMode(policy, cost, "redis_unavailable", true);
-    const keys = await bucketKeys(
-      prefix,
-      identity,
-      policy.name,
-      policy.limits.map((l) => l.name),
-    );
+    const keys = await keysOf(policy, identity);
     if (admission === "probe") {
       const running = probe(policy, keys);
       options.waitUntil?.(running);
       return failMode(policy, cost, "redis_unavailable", true);
     }
+    const lease = entry ? leaseArgs(entry, cost, now, policy) : undefined;
     const outcome = await callStore(health, policy, () =>
-      runTokenBucket(client(), keys, policy.limits, cost),
+      runTokenBucket(client(), keys, policy.limits, cost, lease),
     );
+    if (entry && lease && lease.want > cost) entry.requestedAtMs = Number.NEGATIVE_INFINITY;
     metrics.observeLatency(Date.now() - now);
     metrics.set("erl_store_longest_silence_ms", {}, health.longestSilenceMs);
     if (!outcome.ok) {
@@ -146,9 +202,39 @@ export function createLimiter(options: LimiterOptions): Limiter {
       return failMode(policy, cost, outcome.failure.reason, false);
     }
     const result = outcome.value;
-    if (result.reason === "limit_exceeded")
-      denied.remember(cacheKey(policy, identity), cost, result, Date.now());
+    if (lease?.refund)
+      metrics.inc("erl_lease_tokens_total", { policy: policy.name, direction: "returned" }, lease.refund);
+    if (entry) {
+      granted(policy, keys, entry, result, result.allowed ? cost : 0, options);
+      // Tokens another request deposited while this one asked: a denial with tokens at hand is not a 429.
+      if (!result.allowed && leases.spend(entry, cost, Date.now()))
+        return fromLease(policy, cost, entry, Date.now());
+    }
+    if (result.reason === "limit_exceeded") denied.remember(key, cost, result, Date.now());
     return fromResult(policy, cost, result, false);
+  }
+
+  /** What a store call for `entry` asks besides `cost`: a lease when the key is hot, unspent tokens back. */
+  function leaseArgs(
+    entry: LeaseEntry,
+    cost: number,
+    now: number,
+    policy: CompiledPolicy,
+  ): LeaseArgs | undefined {
+    const refund = leases.takeExpired(entry, now);
+    const want = leases.wanted(entry, now, policy.maxWaitMs);
+    if (want > cost) entry.requestedAtMs = now;
+    if (want <= cost && refund === 0) return undefined;
+    return { want: Math.max(want, cost), refund };
+  }
+
+  function keysOf(policy: CompiledPolicy, identity: string): Promise<string[]> {
+    return bucketKeys(
+      prefix,
+      identity,
+      policy.name,
+      policy.limits.map((l) => l.name),
+    );
   }
 
   return {
@@ -169,6 +255,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
         policy.limits.map((l) => l.name),
       );
       denied.forget(cacheKey(policy, identity));
+      leases.forget(cacheKey(policy, identity));
       const admission = health.admit(Date.now(), policy.maxWaitMs);
       if (admission === "skip") throw new Error("the store is unavailable (circuit breaker open)");
       const outcome = await callStore(health, policy, () => client().del(...keys));

@@ -22,10 +22,11 @@ export type DecisionReason =
   | "redis_unavailable";
 
 /**
- * Where the answer came from: the store, the isolate's memory of denials, the open breaker (`onError`
+ * Where the answer came from: the store, a token this isolate leased from the store earlier, the
+ * isolate's memory of denials, the open breaker (`onError`
  * without asking), or `onError` after a failed store call.
  */
-export type DecisionSource = "redis" | "denied_cache" | "breaker" | "fail_open" | "fail_closed";
+export type DecisionSource = "redis" | "lease" | "denied_cache" | "breaker" | "fail_open" | "fail_closed";
 
 /** The outcome of one rate-limit check. */
 export interface Decision {

@@ -18,6 +18,8 @@ export interface CompiledPolicy {
   timeoutMs: number;
   /** The longest one decision waits for a store that is busy but answering. */
   maxWaitMs: number;
+  /** `auto`: hot keys spend leased tokens inside the isolate (see docs/configuration.md). */
+  lease: ValidatedPolicy["lease"];
 }
 
 /** A route: which requests it covers, the policy that limits them and where their identity comes from. */
@@ -100,6 +102,7 @@ function compilePolicy(name: string, policy: ValidatedPolicy): CompiledPolicy {
     mode: policy.mode,
     timeoutMs: policy.timeoutMs,
     maxWaitMs: policy.maxWaitMs ?? Math.max(DEFAULT_MAX_WAIT_MS, policy.timeoutMs),
+    lease: policy.lease,
   };
 }
 

@@ -116,6 +116,7 @@ export const PolicySchema = strictObject({
   timeoutMs: integer(1, MAX_TIMEOUT_MS).default(DEFAULT_TIMEOUT_MS),
   // Absent, it is DEFAULT_MAX_WAIT_MS or timeoutMs, whichever is longer (see compile.ts).
   maxWaitMs: integer(1, MAX_WAIT_MS).optional(),
+  lease: z.enum(["auto", "off"], { error: 'is not "auto" or "off"' }).default("auto"),
 }).superRefine(function checkWaits(policy, ctx) {
   if (policy.maxWaitMs !== undefined && policy.maxWaitMs < policy.timeoutMs)
     ctx.addIssue({

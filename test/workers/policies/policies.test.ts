@@ -64,6 +64,7 @@ describe("parsePolicies: the default document", () => {
       mode: "enforce",
       timeoutMs: 1000,
       maxWaitMs: 5000,
+      lease: "auto",
     });
     const api = value.policies.get("api");
     expect(api && [api.onError, api.mode, api.timeoutMs, api.maxWaitMs]).toEqual([
@@ -114,6 +115,7 @@ describe("parsePolicies: the default document", () => {
           onError: "closed",
           mode: "shadow",
           timeoutMs: 10_000,
+          lease: "off",
         },
       },
       routes: [{ path: "/x", policy: "p", key: "header:X-Client-ID", fallback: "ip", cost: 0 }],
@@ -129,6 +131,7 @@ describe("parsePolicies: the default document", () => {
       timeoutMs: 10_000,
       // Never below timeoutMs when left out.
       maxWaitMs: 10_000,
+      lease: "off",
     });
     expect(out.routes[0]?.key).toEqual({ kind: "header", name: "x-client-id" });
     expect(out.routes[0]?.fallback).toEqual({ kind: "ip" });
@@ -210,7 +213,7 @@ describe("parsePolicies: errors name the field, the value and the reason", () =>
     ).toBe(
       [
         "policies.api.limits[0].burst: unknown field (expected one of: name, capacity, refill)",
-        "policies.api.onErorr: unknown field (expected one of: limits, onError, mode, timeoutMs, maxWaitMs)",
+        "policies.api.onErorr: unknown field (expected one of: limits, onError, mode, timeoutMs, maxWaitMs, lease)",
         "routes[0].methdos: unknown field (expected one of: path, methods, policy, key, fallback, cost)",
         "polices: unknown field (expected one of: prefix, policies, routes, cors)",
       ].join("; "),
@@ -300,6 +303,7 @@ describe("parsePolicies: errors name the field, the value and the reason", () =>
         parseEdited((d) => {
           d.policies.api.onError = "opne";
           d.policies.api.mode = "dry-run";
+          d.policies.api.lease = "always";
           d.policies.api.timeoutMs = 0;
           d.policies.default.timeoutMs = 10_001;
           d.policies.default.maxWaitMs = 60_001;
@@ -312,6 +316,7 @@ describe("parsePolicies: errors name the field, the value and the reason", () =>
         'policies.api.onError: "opne" is not "open" or "closed"',
         'policies.api.mode: "dry-run" is not "enforce" or "shadow"',
         "policies.api.timeoutMs: 0 is not an integer from 1 to 10000",
+        'policies.api.lease: "always" is not "auto" or "off"',
       ].join("; "),
     );
   });

@@ -1,0 +1,141 @@
+/** @module Token leases: a hot key spends a slice of its bucket inside the isolate, each token debited by the store first. */
+import type { BucketResult } from "../../lua";
+
+/** How long a lease lives, and the horizon it is sized for: the key's local rate × this. */
+export const LEASE_HORIZON_MS = 250;
+/** The demand a lease is sized from is the last whole window's count of requests. */
+const RATE_WINDOW_MS = 1000;
+/** Fewer wanted tokens than this is not a hot key: per-request decisions cost it nothing worth saving. */
+const MIN_LEASE = 2;
+/** The most tokens one lease takes (the script also caps it at a quarter of what the bucket holds). */
+export const MAX_LEASE = 1000;
+
+/** One key's demand and lease in this isolate: plain numbers only, shared by the requests for that key. */
+export interface LeaseEntry {
+  windowStartMs: number;
+  count: number;
+  previousCount: number;
+  /** Unspent tokens the store has already debited for this isolate. */
+  tokens: number;
+  expiresAtMs: number;
+  /** The store's answer that granted the lease, and when it arrived (local clock). */
+  snapshot: BucketResult | null;
+  snapshotAtMs: number;
+  /** When a lease request for this key left (one at a time); `-Infinity` when none is in flight. */
+  requestedAtMs: number;
+}
+
+/**
+ * Per-isolate leases, one entry per (policy, identity), the oldest evicted first when full. An evicted
+ * entry's tokens are still returned by the timer that holds it.
+ *
+ * @example
+ * const entry = leases.touch("api\0key:abc", Date.now());
+ * if (leases.spend(entry, 1, Date.now())) { ...allowed from the lease... }
+ */
+export class LeaseTable {
+  private readonly entries = new Map<string, LeaseEntry>();
+
+  constructor(private readonly maxEntries = 10_000) {}
+
+  /** The key's entry, counting this request towards its demand. */
+  touch(key: string, nowMs: number): LeaseEntry {
+    let entry = this.entries.get(key);
+    if (!entry) {
+      if (this.entries.size >= this.maxEntries) {
+        const oldest = this.entries.keys().next().value;
+        if (oldest !== undefined) this.entries.delete(oldest);
+      }
+      entry = {
+        windowStartMs: nowMs,
+        count: 0,
+        previousCount: 0,
+        tokens: 0,
+        expiresAtMs: 0,
+        snapshot: null,
+        snapshotAtMs: 0,
+        requestedAtMs: Number.NEGATIVE_INFINITY,
+      };
+      this.entries.set(key, entry);
+    }
+    const elapsed = nowMs - entry.windowStartMs;
+    if (elapsed >= RATE_WINDOW_MS) {
+      entry.previousCount = elapsed < 2 * RATE_WINDOW_MS ? entry.count : 0;
+      entry.count = 0;
+      entry.windowStartMs = nowMs;
+    }
+    entry.count++;
+    return entry;
+  }
+
+  /** Takes `cost` tokens from a live lease; false when it has too few (the caller asks the store). */
+  spend(entry: LeaseEntry, cost: number, nowMs: number): boolean {
+    if (cost <= 0 || entry.tokens < cost || nowMs >= entry.expiresAtMs) return false;
+    entry.tokens -= cost;
+    return true;
+  }
+
+  /**
+   * The lease size to ask for: the key's rate over the last window × the horizon, or 0 for a key that
+   * isn't hot. Only one lease request per key is in flight; others ask for their own cost only.
+   */
+  wanted(entry: LeaseEntry, nowMs: number, staleAfterMs: number): number {
+    if (nowMs - entry.requestedAtMs < staleAfterMs) return 0;
+    const want = Math.min(MAX_LEASE, Math.ceil((entry.previousCount * LEASE_HORIZON_MS) / RATE_WINDOW_MS));
+    return want >= MIN_LEASE ? want : 0;
+  }
+
+  /** Whether a key served from its lease should top it up in the background: half of a lease is left. */
+  running(entry: LeaseEntry, nowMs: number, staleAfterMs: number): boolean {
+    const want = this.wanted(entry, nowMs, staleAfterMs);
+    return want > 0 && entry.tokens * 2 <= want;
+  }
+
+  /** Unspent tokens of an expired lease, handed over (once) for the caller to give back. */
+  takeExpired(entry: LeaseEntry, nowMs: number): number {
+    if (entry.tokens === 0 || nowMs < entry.expiresAtMs) return 0;
+    const unspent = entry.tokens;
+    entry.tokens = 0;
+    return unspent;
+  }
+
+  /** Adds tokens the store debited beyond a request's cost; the lease lives another horizon. */
+  deposit(entry: LeaseEntry, extra: number, result: BucketResult, nowMs: number): void {
+    if (nowMs >= entry.expiresAtMs) entry.tokens = 0;
+    entry.tokens += extra;
+    entry.expiresAtMs = nowMs + LEASE_HORIZON_MS;
+    entry.snapshot = result;
+    entry.snapshotAtMs = nowMs;
+  }
+
+  /**
+   * The bucket as a lease decision reports it: the store's last answer aged to now, each limit's
+   * `remaining` that answer's remaining plus the tokens this isolate still holds (never above capacity).
+   */
+  view(entry: LeaseEntry, nowMs: number): BucketResult | null {
+    const result = entry.snapshot;
+    if (!result) return null;
+    const elapsed = nowMs - entry.snapshotAtMs;
+    return {
+      ...result,
+      allowed: true,
+      reason: null,
+      deniedBy: [],
+      retryAfterMs: 0,
+      nowMs: result.nowMs + elapsed,
+      limits: result.limits.map((l) => ({
+        ...l,
+        remaining: Math.min(l.limit, l.remaining + entry.tokens),
+        resetMs: Math.max(0, l.resetMs - elapsed),
+        retryAfterMs: 0,
+        reason: null,
+      })),
+    };
+  }
+
+  /** Forgets a key's lease (after a reset: its tokens were deleted with the bucket). */
+  forget(key: string): void {
+    const entry = this.entries.get(key);
+    if (entry) entry.tokens = 0;
+  }
+}
