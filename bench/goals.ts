@@ -24,6 +24,42 @@ export function goals(r: BenchResults): Goal[] {
   const expired = r.memory.expiry.every((e) => e.existingAfter === 0 && e.pttlMax <= e.timeToFullMs);
   const overloadFailMode = r.overload.bursts.reduce((sum, b) => sum + b.failMode, 0);
   const overloadOver = r.overload.bursts.reduce((sum, b) => sum + Math.max(0, b.admitted - b.ideal), 0);
+  const hot = r.keys.rows.find((k) => k.distribution.startsWith("hot"));
+  const zipf = r.keys.rows.find((k) => k.distribution.startsWith("Zipf"));
+  const uniform = r.keys.rows.find((k) => k.distribution.startsWith("uniform"));
+  const farLease = r.farStore.sides.find((s) => s.name === "leases")?.addedP50Ms ?? Number.NaN;
+  const leaseGoals: Goal[] = [
+    {
+      name: "10. hot keys: leases on ÷ limiting off",
+      target: "≥ 0.85",
+      measured: fmt(hot?.onRatio ?? Number.NaN),
+      met: (hot?.onRatio ?? 0) >= 0.85,
+    },
+    {
+      name: "10. Zipf: leases on ÷ limiting off",
+      target: "≥ 0.6",
+      measured: fmt(zipf?.onRatio ?? Number.NaN),
+      met: (zipf?.onRatio ?? 0) >= 0.6,
+    },
+    {
+      name: "10. uniform: leases on ÷ per request",
+      target: "≥ 0.95 (no worse)",
+      measured: fmt(uniform ? uniform.onRatio / uniform.perRequestRatio : Number.NaN),
+      met: uniform ? uniform.onRatio >= 0.95 * uniform.perRequestRatio : false,
+    },
+    {
+      name: "10. hot keys: store calls per decision",
+      target: "≤ 0.05",
+      measured: fmt(hot?.callsPerDecisionOn ?? Number.NaN, 3),
+      met: (hot?.callsPerDecisionOn ?? 1) <= 0.05,
+    },
+    {
+      name: "11. store 20 ms away: p50 added to hot keys by leases",
+      target: "≤ 2 ms",
+      measured: fmt(farLease),
+      met: farLease <= 2,
+    },
+  ];
   return [
     {
       name: "1. limiter overhead (throughput on ÷ off)",
@@ -79,6 +115,7 @@ export function goals(r: BenchResults): Goal[] {
       measured: expired ? "all" : "not all",
       met: expired,
     },
+    ...leaseGoals,
   ];
 }
 
@@ -99,7 +136,7 @@ export function whyNot(r: BenchResults): string[] {
   const failed = new Set(
     goals(r)
       .filter((g) => !g.met)
-      .map((g) => g.name.slice(0, 1)),
+      .map((g) => g.name.split(".")[0] ?? ""),
   );
   return [...failed].flatMap((n) => (REASONS[n] ? [`- ${REASONS[n]}`] : []));
 }

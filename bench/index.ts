@@ -7,6 +7,8 @@ import { writeResults } from "./report";
 import type { BenchResults } from "./results";
 import { runAccuracy } from "./scenarios/accuracy";
 import { runCommands } from "./scenarios/commands";
+import { runFarStore } from "./scenarios/far-store";
+import { runKeys } from "./scenarios/keys";
 import { runMemory } from "./scenarios/memory";
 import { runOverhead } from "./scenarios/overhead";
 import { runOverload } from "./scenarios/overload";
@@ -36,6 +38,10 @@ Measures, each as a ratio against a baseline from the same run (alternating roun
   8. one instance: limiting on vs off, and requests/s for an already-denied key
   9. overload: bursts of 250–2000 concurrent requests (one key, distinct keys) with default fail-mode
      settings, then Redis hung: admitted vs exact, decisions by fail mode, latency before/after the breaker
+ 10. key distributions (uniform 1 000, hot 10, Zipf s=1.0 over 10 000): leases on vs off vs limiting off,
+     and store calls per decision
+ 11. a store 20 ms away each way: latency added to hot-key requests by leases, per-request decisions and
+     @upstash/ratelimit
 Writes bench/results/<ISO date>.json, docs/benchmarks.md and docs/benchmarks-accuracy.svg.
 
 Options:
@@ -87,14 +93,17 @@ async function runAll(ctx: BenchContext, build: boolean): Promise<BenchResults> 
   } finally {
     await rig.stop();
   }
+  const farStore = await runFarStore(ctx);
 
   ctx.log("starting four stacks (3 instances on/off, 1 and 2 instances on)");
   const stacks = await startBenchStacks(ctx);
   let overhead: BenchResults["overhead"];
+  let keys: BenchResults["keys"];
   let scaling: BenchResults["scaling"];
   let accuracy: BenchResults["accuracy"];
   try {
     overhead = await runOverhead(ctx, stacks.on3, stacks.off3);
+    keys = await runKeys(ctx, stacks.on3, stacks.off3);
     scaling = await runScaling(ctx, [stacks.on1, stacks.on2, stacks.on3]);
     accuracy = await runAccuracy(ctx, stacks.on3);
   } finally {
@@ -114,6 +123,8 @@ async function runAll(ctx: BenchContext, build: boolean): Promise<BenchResults> 
     scaling,
     single,
     overload,
+    keys,
+    farStore,
   };
 }
 

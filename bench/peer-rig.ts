@@ -7,6 +7,7 @@ import { Redis as IoRedis } from "ioredis";
 import { startEdge } from "../local/edge";
 import { REPO_ROOT } from "../local/process";
 import { startRedis } from "../local/redis";
+import { startDelayRelay } from "./delay-relay";
 import { onInterrupt, spawnProxy } from "./support";
 
 const PEER_WORKER = fileURLToPath(new URL("./peer-worker.ts", import.meta.url));
@@ -44,14 +45,18 @@ export async function bundlePeerWorker(outdir: string): Promise<string> {
 
 /**
  * Starts a private Redis, the proxy with `--strip-script-flags` (so @upstash/ratelimit's
- * `#!lua flags=allow-key-locking` scripts run on stock Redis with one EVALSHA per call) and the peer worker.
+ * `#!lua flags=allow-key-locking` scripts run on stock Redis with one EVALSHA per call) and the peer worker;
+ * with `storeDelayMs`, the worker reaches the proxy through a relay adding that delay each way.
  *
  * @example
  * const rig = await startPeerRig(JSON.stringify(policies));
  * await fetch(`${rig.edgeUrl}/peer/huge`, { headers: { "x-client": "a" } });
  * await rig.stop();
  */
-export async function startPeerRig(policies: string): Promise<PeerRig> {
+export async function startPeerRig(
+  policies: string,
+  options: { storeDelayMs?: number } = {},
+): Promise<PeerRig> {
   // workerd refuses module paths that climb out of its working directory (the repo), so the bundle
   // goes into the repo's tool cache (ignored by git and Biome) rather than the system temp dir.
   const cache = join(REPO_ROOT, "node_modules", ".cache");
@@ -69,10 +74,17 @@ export async function startPeerRig(policies: string): Promise<PeerRig> {
     stops.push(() => redisServer.stop());
     const proxy = await spawnProxy(redisServer.url, ["--strip-script-flags"]);
     stops.push(() => proxy.stop());
+    // A far store: the edge reaches the proxy through a relay that delays each direction.
+    let storeUrl = proxy.url;
+    if (options.storeDelayMs) {
+      const relay = await startDelayRelay(proxy.port, options.storeDelayMs);
+      stops.push(() => relay.close());
+      storeUrl = relay.url;
+    }
     const edge = await startEdge({
       scriptPath,
       bindings: {
-        UPSTASH_REDIS_REST_URL: proxy.url,
+        UPSTASH_REDIS_REST_URL: storeUrl,
         UPSTASH_REDIS_REST_TOKEN: proxy.token,
         POLICIES: policies,
       },

@@ -1,6 +1,7 @@
-/** @module Bench-only worker: `/ours/<policy>` through createLimiter, `/peer/<policy>` through @upstash/ratelimit tokenBucket. */
+/** @module Bench-only worker: `/ours/<policy>` through createLimiter, `/peer/<policy>` through @upstash/ratelimit tokenBucket, `/off/` neither. */
 import { Ratelimit } from "@upstash/ratelimit";
 import type { Redis } from "@upstash/redis/cloudflare";
+import type { ExecutionContext } from "hono";
 import { createLimiter, type Limiter } from "../workers/limiter";
 import { type CompiledPolicies, type CompiledPolicy, parsePolicies } from "../workers/policies";
 import { createRedisClient } from "../workers/redis";
@@ -65,8 +66,13 @@ function answer(status: number, remaining: number, source: string): Response {
   });
 }
 
-async function decideOurs(s: Sides, policy: CompiledPolicy, identity: string): Promise<Response> {
-  const decision = await s.ours.check(policy, identity, 1);
+async function decideOurs(
+  s: Sides,
+  policy: CompiledPolicy,
+  identity: string,
+  ctx: ExecutionContext,
+): Promise<Response> {
+  const decision = await s.ours.check(policy, identity, 1, { waitUntil: (p) => ctx.waitUntil(p) });
   if (decision.source === "fail_open" || decision.source === "fail_closed") return answer(503, 0, "error");
   return answer(decision.allowed ? 200 : 429, decision.result?.limits[0]?.remaining ?? 0, decision.source);
 }
@@ -82,16 +88,20 @@ async function decidePeer(s: Sides, policy: CompiledPolicy, identity: string): P
 }
 
 export default {
-  async fetch(request: Request, env: PeerEnv): Promise<Response> {
+  async fetch(request: Request, env: PeerEnv, ctx: ExecutionContext): Promise<Response> {
     sides ??= setUp(env);
     const [, side, policyName] = new URL(request.url).pathname.split("/");
+    // The baseline: the same worker answering without any limiter.
+    if (side === "off") return answer(200, 0, "off");
     const policy = sides.policies.policies.get(policyName ?? "");
     const identity = request.headers.get("x-client") ?? "anonymous";
     if (!policy || (side !== "ours" && side !== "peer")) {
-      return new Response("use /ours/<policy> or /peer/<policy>\n", { status: 404 });
+      return new Response("use /ours/<policy>, /peer/<policy> or /off/\n", { status: 404 });
     }
     try {
-      return await (side === "ours" ? decideOurs : decidePeer)(sides, policy, identity);
+      return await (side === "ours"
+        ? decideOurs(sides, policy, identity, ctx)
+        : decidePeer(sides, policy, identity));
     } catch (error) {
       return new Response(`error: ${(error as Error).message}\n`, { status: 500 });
     }

@@ -21,6 +21,8 @@ export const STACK_POLICIES: PoliciesDocument = {
   prefix: "bench",
   policies: {
     huge: { limits: [{ name: "burst", ...HUGE }], ...STRICT },
+    // The same bucket decided per request: what leases are measured against.
+    "huge-no-lease": { limits: [{ name: "burst", ...HUGE }], ...STRICT, lease: "off" },
     // One token an hour: a client's second request is denied, every later one comes from the denied cache.
     tiny: { limits: [{ name: "burst", capacity: 1, refill: "1/h" }], ...STRICT },
     acc: {
@@ -36,6 +38,7 @@ export const STACK_POLICIES: PoliciesDocument = {
   },
   routes: [
     { path: "/bench/*", policy: "huge", key: "header:x-client" },
+    { path: "/nolease/*", policy: "huge-no-lease", key: "header:x-client" },
     { path: "/acc/*", policy: "acc", key: "header:x-client" },
     { path: "/denied/*", policy: "tiny", key: "header:x-client" },
   ],
@@ -61,6 +64,8 @@ export const PEER_POLICIES: PoliciesDocument = {
       ...STRICT,
     },
     tiny: { limits: [{ name: "burst", capacity: 1, refill: "1/h" }], ...STRICT },
+    // `huge` decided per request, for the far-store scenario's comparison with leases.
+    "huge-no-lease": { limits: [{ name: "burst", ...HUGE }], ...STRICT, lease: "off" },
   },
   routes: [],
 };

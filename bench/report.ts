@@ -166,6 +166,50 @@ function sections(r: BenchResults): string[] {
       ],
     ),
     ...overloadSection(r.overload),
+    ...leaseSections(r),
+  ];
+}
+
+function leaseSections(r: BenchResults): string[] {
+  const side = (f: { okPerSec: number; p50Ms: number }) => `${int(f.okPerSec)} (p50 ${fmt(f.p50Ms)})`;
+  return [
+    "## 10. Key distributions — token leases on vs off",
+    `wrk through NGINX to 3 instances. Leases on: \`/bench/*\` (the default \`"lease": "auto"\`); per request: \`/nolease/*\`, the same bucket with \`"lease": "off"\`; off: the limiting-off stack. Store calls per decision: EVALSHA/EVAL calls Redis served ÷ requests answered, in a separate ${r.quick ? 1 : 3} s run per side.`,
+    table(
+      [
+        "keys",
+        "leases on: req/s (p50 ms)",
+        "per request",
+        "limiting off",
+        "leases ÷ off",
+        "per request ÷ off",
+        "store calls/decision: leases",
+        "per request",
+      ],
+      r.keys.rows.map((k) => [
+        k.distribution,
+        side(k.leaseOn),
+        side(k.leaseOff),
+        side(k.off),
+        fmt(k.onRatio),
+        fmt(k.perRequestRatio),
+        fmt(k.callsPerDecisionOn, 3),
+        fmt(k.callsPerDecisionOff, 3),
+      ]),
+    ),
+    `## 11. A far store — ${r.farStore.delayMs} ms each way`,
+    `One workerd (the peer rig) reaching its proxy through a relay that delays every chunk ${r.farStore.delayMs} ms each way; wrk -c${r.farStore.connections} on 10 hot keys. Added = the side's latency − the same worker answering with no limiter.`,
+    table(
+      ["side", "req/s", "p50 (ms)", "p99 (ms)", "added p50 (ms)", "added p99 (ms)"],
+      r.farStore.sides.map((s) => [
+        s.name,
+        int(s.figures.okPerSec),
+        fmt(s.figures.p50Ms),
+        fmt(s.figures.p99Ms),
+        fmt(s.addedP50Ms),
+        fmt(s.addedP99Ms),
+      ]),
+    ),
   ];
 }
 

@@ -1,6 +1,8 @@
 /** @module The shape of one benchmark run's figures: what the scenarios return, the goals judge and the report writes. */
 import type { AccuracyResult } from "./scenarios/accuracy";
 import type { CommandsResult } from "./scenarios/commands";
+import type { FarStoreResult } from "./scenarios/far-store";
+import type { KeysResult } from "./scenarios/keys";
 import type { MemoryResult } from "./scenarios/memory";
 import type { OverheadResult } from "./scenarios/overhead";
 import type { OverloadResult } from "./scenarios/overload";
@@ -25,4 +27,6 @@ export interface BenchResults {
   scaling: ScalingResult;
   single: SingleResult;
   overload: OverloadResult;
+  keys: KeysResult;
+  farStore: FarStoreResult;
 }
