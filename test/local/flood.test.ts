@@ -153,14 +153,14 @@ function expectFailModeWhileHung(samples: Sample[], stoppedAt: number, resumedAt
   expect(afterOpen.length).toBeGreaterThan(50);
   expect(afterOpen.filter((s) => s.reason !== "redis_unavailable")).toEqual([]);
   // Client-side times include NGINX and the test's own fetch on two shared cores: the typical answer
-  // must be within the issue's 10 ms, and none may come near a store wait.
+  // must be within the issue's 10 ms, and none may come near a store wait (a quarter of timeoutMs).
   const times = afterOpen.map((s) => s.ms).sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)] ?? 0;
   console.log(
     `breaker answers: ${times.length}, median ${median.toFixed(1)} ms, max ${times.at(-1)?.toFixed(1)} ms`,
   );
   expect(median).toBeLessThan(10);
-  expect(afterOpen.filter((s) => s.ms >= 50)).toEqual([]);
+  expect(afterOpen.filter((s) => s.ms >= DEFAULT_TIMEOUT_MS / 4)).toEqual([]);
 }
 
 async function kill(part: Part, isBack: () => Promise<boolean>) {
@@ -201,7 +201,8 @@ describe("outages with default policy settings", () => {
       const failed = samples.filter((s) => s.reason !== "allowed");
       expect(failed.length).toBeGreaterThan(0);
       expect(new Set(failed.map((s) => s.reason))).toEqual(new Set(["redis_error", "redis_unavailable"]));
-      expect(failed.filter((s) => s.ms >= 50)).toEqual([]);
+      // At once: no answer waited on the store (client-side times on two shared cores).
+      expect(failed.filter((s) => s.ms >= DEFAULT_TIMEOUT_MS / 4)).toEqual([]);
       const ms = recoveredAfter(samples, backAt);
       console.log(
         `${part} killed: back after ${(backAt - killedAt).toFixed(0)} ms; decided by Redis again ${ms.toFixed(0)} ms later`,
