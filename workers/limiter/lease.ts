@@ -2,7 +2,7 @@
 import type { BucketResult } from "../../lua";
 
 /** How long a lease lives, and the horizon it is sized for: the key's local rate × this. */
-export const LEASE_HORIZON_MS = 250;
+export const LEASE_HORIZON_MS = 500;
 /** The demand a lease is sized from is the last whole window's count of requests. */
 const RATE_WINDOW_MS = 1000;
 /** Fewer wanted tokens than this is not a hot key: per-request decisions cost it nothing worth saving. */
@@ -99,9 +99,11 @@ export class LeaseTable {
     return unspent;
   }
 
-  /** Adds tokens the store debited beyond a request's cost; the lease lives another horizon. */
+  /**
+   * Adds tokens the store debited beyond a request's cost; the lease (with any tokens it still holds, all
+   * of them backed by the store) lives another horizon.
+   */
   deposit(entry: LeaseEntry, extra: number, result: BucketResult, nowMs: number): void {
-    if (nowMs >= entry.expiresAtMs) entry.tokens = 0;
     entry.tokens += extra;
     entry.expiresAtMs = nowMs + LEASE_HORIZON_MS;
     entry.snapshot = result;
