@@ -61,7 +61,10 @@ async function hammer(
   return load.stop();
 }
 
-/** The documented bound on tokens held in leases: per instance ⌈its requests in a second × horizon⌉, ≤ MAX_LEASE. */
+/**
+ * The documented bound on tokens held in leases (docs/configuration.md): per instance
+ * min(MAX_LEASE, ⌈its requests in a second × horizon⌉ × 1.5) — a top-up comes at half a lease.
+ */
 function leaseBound(samples: Sample[]): number {
   const starts = samples.map((s) => s.startedAt).sort((a, b) => a - b);
   let busiest = 0;
@@ -71,7 +74,7 @@ function leaseBound(samples: Sample[]): number {
   }
   // Round robin spreads a second's requests evenly over the 3 instances; 20 % slack for its edges.
   const perInstance = Math.ceil((busiest / 3) * 1.2);
-  return 3 * Math.min(MAX_LEASE, Math.ceil((perInstance * LEASE_HORIZON_MS) / 1000));
+  return 3 * Math.min(MAX_LEASE, Math.ceil(((perInstance * LEASE_HORIZON_MS) / 1000) * 1.5));
 }
 
 const admitted = (samples: Sample[]) => samples.filter((s) => s.status === 200).length;
