@@ -1,20 +1,8 @@
 /** @module Raw HTTP behaviour of the proxy: auth, malformed bodies, methods, paths, limits, policy, encoding. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RedisServer, startRedis } from "../../../local/redis";
-import { startTestProxy, type TestProxy } from "../../helpers/proxy";
+import { describe, expect, it } from "vitest";
+import { proxySuite } from "./suite";
 
-let redis: RedisServer;
-let proxy: TestProxy;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  proxy = await startTestProxy(redis.url);
-});
-
-afterAll(async () => {
-  await proxy?.stop();
-  await redis?.stop();
-});
+const suite = proxySuite();
 
 interface Reply {
   status: number;
@@ -23,9 +11,9 @@ interface Reply {
 }
 
 async function post(path: string, body: string, headers: Record<string, string> = {}): Promise<Reply> {
-  const res = await fetch(`${proxy.url}${path}`, {
+  const res = await fetch(`${suite.proxy.url}${path}`, {
     method: "POST",
-    headers: { authorization: `Bearer ${proxy.token}`, "content-type": "application/json", ...headers },
+    headers: { authorization: `Bearer ${suite.proxy.token}`, "content-type": "application/json", ...headers },
     body,
   });
   return { status: res.status, contentType: res.headers.get("content-type"), body: await res.json() };
@@ -44,9 +32,9 @@ describe("authentication", () => {
   it("answers 401 JSON for a wrong token, a token of another length, or no Bearer prefix", async () => {
     for (const authorization of [
       "Bearer wrong",
-      `Bearer ${proxy.token}x`,
-      proxy.token,
-      `bearer ${proxy.token}`,
+      `Bearer ${suite.proxy.token}x`,
+      suite.proxy.token,
+      `bearer ${suite.proxy.token}`,
     ]) {
       const res = await post("/pipeline", '[["PING"]]', { authorization });
       expect(res).toEqual({ status: 401, contentType: "application/json", body: { error: "Unauthorized" } });
@@ -101,9 +89,9 @@ describe("malformed requests", () => {
 
   it("answers 405 JSON for GET and PUT on /pipeline", async () => {
     for (const method of ["GET", "PUT"]) {
-      const res = await fetch(`${proxy.url}/pipeline`, {
+      const res = await fetch(`${suite.proxy.url}/pipeline`, {
         method,
-        headers: { authorization: `Bearer ${proxy.token}` },
+        headers: { authorization: `Bearer ${suite.proxy.token}` },
         body: method === "PUT" ? "[]" : undefined,
       });
       expect(res.status).toBe(405);
@@ -250,7 +238,7 @@ describe("results and errors", () => {
   });
 
   it("reports health without a token", async () => {
-    const res = await fetch(`${proxy.url}/healthz`);
+    const res = await fetch(`${suite.proxy.url}/healthz`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ result: "OK" });
   });

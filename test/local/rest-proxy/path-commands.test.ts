@@ -1,21 +1,9 @@
 /** @module Upstash's REST surface beyond POST bodies, over raw HTTP: path-style commands, `?_token=`, the sync token. */
 import { Redis } from "@upstash/redis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RedisServer, startRedis } from "../../../local/redis";
-import { startTestProxy, type TestProxy } from "../../helpers/proxy";
+import { describe, expect, it } from "vitest";
+import { proxySuite } from "./suite";
 
-let redis: RedisServer;
-let proxy: TestProxy;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  proxy = await startTestProxy(redis.url);
-});
-
-afterAll(async () => {
-  await proxy?.stop();
-  await redis?.stop();
-});
+const suite = proxySuite();
 
 interface Reply {
   status: number;
@@ -25,11 +13,11 @@ interface Reply {
 
 async function call(path: string, init: RequestInit = {}, auth: "header" | "query" | "none" = "header") {
   const headers = new Headers(init.headers);
-  if (auth === "header") headers.set("authorization", `Bearer ${proxy.token}`);
+  if (auth === "header") headers.set("authorization", `Bearer ${suite.proxy.token}`);
   const url =
     auth === "query"
-      ? `${proxy.url}${path}${path.includes("?") ? "&" : "?"}_token=${proxy.token}`
-      : `${proxy.url}${path}`;
+      ? `${suite.proxy.url}${path}${path.includes("?") ? "&" : "?"}_token=${suite.proxy.token}`
+      : `${suite.proxy.url}${path}`;
   const res = await fetch(url, { ...init, headers });
   const text = await res.text();
   return {
@@ -113,9 +101,9 @@ describe("path-style commands", () => {
   });
 
   it("answers 405 JSON with Allow for other methods, 401 JSON without a token", async () => {
-    const res = await fetch(`${proxy.url}/get/k`, {
+    const res = await fetch(`${suite.proxy.url}/get/k`, {
       method: "DELETE",
-      headers: { authorization: `Bearer ${proxy.token}` },
+      headers: { authorization: `Bearer ${suite.proxy.token}` },
     });
     expect(res.status).toBe(405);
     expect(res.headers.get("allow")).toBe("GET, HEAD, POST, PUT");
@@ -151,14 +139,14 @@ describe("?_token=", () => {
   });
 
   it("answers 401 for a wrong or empty _token, and a present Authorization header wins", async () => {
-    for (const query of ["?_token=wrong", "?_token=", `?_token=${proxy.token}x`, "?token=x"]) {
+    for (const query of ["?_token=wrong", "?_token=", `?_token=${suite.proxy.token}x`, "?token=x"]) {
       expect(await call(`/get/qt${query}`, {}, "none")).toEqual({
         status: 401,
         body: { error: "Unauthorized" },
         sync: null,
       });
     }
-    const res = await fetch(`${proxy.url}/get/qt?_token=${proxy.token}`, {
+    const res = await fetch(`${suite.proxy.url}/get/qt?_token=${suite.proxy.token}`, {
       headers: { authorization: "Bearer wrong" },
     });
     expect(res.status).toBe(401);
@@ -171,8 +159,8 @@ describe("?_token=", () => {
       call("/get/k/extra/args", {}, "query"),
       call("/", { method: "POST", body: "not json" }, "query"),
     ]);
-    for (const answer of answers) expect(JSON.stringify(answer.body)).not.toContain(proxy.token);
-    expect(proxy.process.output()).not.toContain(proxy.token);
+    for (const answer of answers) expect(JSON.stringify(answer.body)).not.toContain(suite.proxy.token);
+    expect(suite.proxy.process.output()).not.toContain(suite.proxy.token);
   });
 });
 
@@ -188,7 +176,7 @@ describe("upstash-sync-token (read-your-writes)", () => {
   });
 
   it("changes the @upstash/redis client's token after each request, which then reads its writes", async () => {
-    const client = new Redis({ url: proxy.url, token: proxy.token, enableAutoPipelining: false });
+    const client = new Redis({ url: suite.proxy.url, token: suite.proxy.token, enableAutoPipelining: false });
     const before = client.readYourWritesSyncToken;
     await client.set("ryw", "written");
     const afterWrite = client.readYourWritesSyncToken;

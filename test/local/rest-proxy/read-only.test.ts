@@ -1,26 +1,18 @@
 /** @module The read-only token: only commands Redis flags readonly, over raw HTTP and through @upstash/redis. */
 import { Redis } from "@upstash/redis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RedisServer, startRedis } from "../../../local/redis";
-import { post, startTestProxy, type TestProxy } from "../../helpers/proxy";
+import { beforeAll, describe, expect, it } from "vitest";
+import { post, type TestProxy } from "../../helpers/proxy";
+import { proxySuite } from "./suite";
 
 const READ_ONLY = "read-only-token-for-tests";
-let redis: RedisServer;
-let proxy: TestProxy;
+const suite = proxySuite(["--read-only-token", READ_ONLY]);
 let reader: TestProxy;
 
 beforeAll(async () => {
-  redis = await startRedis();
-  proxy = await startTestProxy(redis.url, ["--read-only-token", READ_ONLY]);
   // The same proxy, seen with the read-only token.
-  reader = { ...proxy, token: READ_ONLY };
-  await post(proxy, ["set", "ro:k", "v"]);
-  await post(proxy, ["rpush", "ro:l", "a", "b"]);
-});
-
-afterAll(async () => {
-  await proxy?.stop();
-  await redis?.stop();
+  reader = { ...suite.proxy, token: READ_ONLY };
+  await post(suite.proxy, ["set", "ro:k", "v"]);
+  await post(suite.proxy, ["rpush", "ro:l", "a", "b"]);
 });
 
 function refused(name: string) {
@@ -36,7 +28,7 @@ describe("the read-only token", () => {
     expect((await post(reader, ["eval_ro", "return redis.call('GET', KEYS[1])", 1, "ro:k"])).body).toEqual({
       result: "v",
     });
-    const sha = (await post(proxy, ["script", "load", "return redis.call('LLEN', KEYS[1])"])).body as {
+    const sha = (await post(suite.proxy, ["script", "load", "return redis.call('LLEN', KEYS[1])"])).body as {
       result: string;
     };
     expect((await post(reader, ["evalsha_ro", sha.result, 1, "ro:l"])).body).toEqual({ result: 2 });
@@ -55,7 +47,7 @@ describe("the read-only token", () => {
     ] as const) {
       expect(await post(reader, parts)).toMatchObject({ status: 403, body: refused(name) });
     }
-    expect((await post(proxy, ["get", "ro:k"])).body).toEqual({ result: "v" });
+    expect((await post(suite.proxy, ["get", "ro:k"])).body).toEqual({ result: "v" });
   });
 
   it("cannot write from a read-only script: Redis itself refuses", async () => {
@@ -64,7 +56,7 @@ describe("the read-only token", () => {
     expect((res.body as { error: string }).error).toMatch(
       /^ERR Write commands are not allowed from read-only scripts/,
     );
-    expect((await post(proxy, ["get", "ro:k"])).body).toEqual({ result: "v" });
+    expect((await post(suite.proxy, ["get", "ro:k"])).body).toEqual({ result: "v" });
   });
 
   it("in a pipeline refuses an entry; in a transaction refuses the whole of it", async () => {
@@ -94,26 +86,26 @@ describe("the read-only token", () => {
       status: 403,
       body: refused("INCR"),
     });
-    expect((await post(proxy, ["exists", "ro:n"])).body).toEqual({ result: 0 });
+    expect((await post(suite.proxy, ["exists", "ro:n"])).body).toEqual({ result: 0 });
   });
 
   it("applies to path-style commands and ?_token=", async () => {
-    const get = await fetch(`${proxy.url}/get/ro:k?_token=${READ_ONLY}`);
+    const get = await fetch(`${suite.proxy.url}/get/ro:k?_token=${READ_ONLY}`);
     expect(await get.json()).toEqual({ result: "v" });
-    const set = await fetch(`${proxy.url}/set/ro:k/x?_token=${READ_ONLY}`);
+    const set = await fetch(`${suite.proxy.url}/set/ro:k/x?_token=${READ_ONLY}`);
     expect(set.status).toBe(403);
     expect(await set.json()).toEqual(refused("SET"));
   });
 
   it("works with @upstash/redis: reads answer, writes throw the refusal", async () => {
-    const client = new Redis({ url: proxy.url, token: READ_ONLY });
+    const client = new Redis({ url: suite.proxy.url, token: READ_ONLY });
     expect(await client.get("ro:k")).toBe("v");
     await expect(client.set("ro:k", "y")).rejects.toThrow(refused("SET").error);
     expect(await client.get("ro:k")).toBe("v");
   });
 
   it("leaves the full token's access unchanged", async () => {
-    expect((await post(proxy, ["set", "ro:w", "1"])).body).toEqual({ result: "OK" });
-    expect((await post(proxy, ["del", "ro:w"])).body).toEqual({ result: 1 });
+    expect((await post(suite.proxy, ["set", "ro:w", "1"])).body).toEqual({ result: "OK" });
+    expect((await post(suite.proxy, ["del", "ro:w"])).body).toEqual({ result: 1 });
   });
 });

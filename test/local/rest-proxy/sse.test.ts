@@ -3,26 +3,20 @@ import { Redis } from "@upstash/redis";
 import { Redis as IORedis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitUntil } from "../../../local/process";
-import { type RedisServer, startRedis } from "../../../local/redis";
-import { startTestProxy, type TestProxy } from "../../helpers/proxy";
+import { startRedis } from "../../../local/redis";
+import { startTestProxy } from "../../helpers/proxy";
+import { proxySuite } from "./suite";
 
-let redis: RedisServer;
-let proxy: TestProxy;
+const suite = proxySuite(["--max-streams", "3"]);
 let direct: IORedis;
 let client: Redis;
 
-beforeAll(async () => {
-  redis = await startRedis();
-  proxy = await startTestProxy(redis.url, ["--max-streams", "3"]);
-  direct = new IORedis(redis.url);
-  client = new Redis({ url: proxy.url, token: proxy.token });
+beforeAll(() => {
+  direct = new IORedis(suite.redis.url);
+  client = new Redis({ url: suite.proxy.url, token: suite.proxy.token });
 });
 
-afterAll(async () => {
-  direct?.disconnect();
-  await proxy?.stop();
-  await redis?.stop();
-});
+afterAll(() => direct?.disconnect());
 
 /** Redis connections in subscriber mode, from CLIENT LIST. */
 async function subscriberConnections(): Promise<number> {
@@ -40,8 +34,8 @@ function waitForSubscribers(count: number): Promise<void> {
 /** An SSE response read as text as it arrives. */
 async function openStream(path: string, headers: Record<string, string> = {}) {
   const controller = new AbortController();
-  const res = await fetch(`${proxy.url}${path}`, {
-    headers: { authorization: `Bearer ${proxy.token}`, accept: "text/event-stream", ...headers },
+  const res = await fetch(`${suite.proxy.url}${path}`, {
+    headers: { authorization: `Bearer ${suite.proxy.token}`, accept: "text/event-stream", ...headers },
     signal: controller.signal,
   });
   const reader = (res.body as ReadableStream<Uint8Array>).getReader();
@@ -155,36 +149,36 @@ describe("raw SSE", () => {
   });
 
   it("takes GET with ?_token= (what an EventSource can send)", async () => {
-    const stream = await openStream(`/psubscribe/t*?_token=${proxy.token}`, { authorization: "" });
+    const stream = await openStream(`/psubscribe/t*?_token=${suite.proxy.token}`, { authorization: "" });
     expect(await stream.until((t) => t.length > 0)).toBe("data: psubscribe,t*,1\n\n");
     stream.close();
     await waitForSubscribers(0);
   });
 
   it("answers JSON errors: no channel 400, PUT 405, no token 401, over --max-streams 429", async () => {
-    const noChannel = await fetch(`${proxy.url}/subscribe`, {
-      headers: { authorization: `Bearer ${proxy.token}` },
+    const noChannel = await fetch(`${suite.proxy.url}/subscribe`, {
+      headers: { authorization: `Bearer ${suite.proxy.token}` },
     });
     expect(noChannel.status).toBe(400);
     expect(await noChannel.json()).toEqual({
       error: "ERR proxy: name a channel or pattern: /subscribe/<name>",
     });
-    const put = await fetch(`${proxy.url}/subscribe/x`, {
+    const put = await fetch(`${suite.proxy.url}/subscribe/x`, {
       method: "PUT",
-      headers: { authorization: `Bearer ${proxy.token}` },
+      headers: { authorization: `Bearer ${suite.proxy.token}` },
     });
     expect(put.status).toBe(405);
     expect(put.headers.get("allow")).toBe("GET, POST");
     expect(await put.json()).toEqual({
       error: "ERR proxy: method PUT not allowed on /subscribe, use GET or POST",
     });
-    const noToken = await fetch(`${proxy.url}/subscribe/x`);
+    const noToken = await fetch(`${suite.proxy.url}/subscribe/x`);
     expect(noToken.status).toBe(401);
     expect(await noToken.json()).toEqual({ error: "Unauthorized" });
     const open = await Promise.all([1, 2, 3].map((n) => openStream(`/subscribe/full-${n}`)));
     await waitForSubscribers(3);
-    const over = await fetch(`${proxy.url}/subscribe/x`, {
-      headers: { authorization: `Bearer ${proxy.token}` },
+    const over = await fetch(`${suite.proxy.url}/subscribe/x`, {
+      headers: { authorization: `Bearer ${suite.proxy.token}` },
     });
     expect(over.status).toBe(429);
     expect(await over.json()).toEqual({
@@ -231,7 +225,7 @@ describe("Redis down", () => {
 
 describe("proxy shutdown", () => {
   it("ends open streams on SIGTERM and exits 0 promptly", async () => {
-    const own = await startTestProxy(redis.url);
+    const own = await startTestProxy(suite.redis.url);
     const res = await fetch(`${own.url}/subscribe/bye`, {
       headers: { authorization: `Bearer ${own.token}` },
     });
