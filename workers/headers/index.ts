@@ -97,13 +97,20 @@ export function decisionHeaders(decision: Decision): Headers {
 }
 
 /**
- * Copies `extra` onto a response's headers, returning a response whose headers are mutable.
+ * Adds `extra` to a response's headers: in place when they are mutable (a response the app built), else
+ * on a copy (a `fetch` answer's headers are immutable).
  *
  * @example
  * return withHeaders(await fetch(upstream), decisionHeaders(decision));
  */
 export function withHeaders(response: Response, extra: Headers): Response {
-  const copy = new Response(response.body, response);
-  for (const [name, value] of extra) copy.headers.set(name, value);
-  return copy;
+  try {
+    for (const [name, value] of extra) response.headers.set(name, value);
+    return response;
+  } catch {
+    // Immutable headers throw on the first set, before anything changed.
+    const copy = new Response(response.body, response);
+    for (const [name, value] of extra) copy.headers.set(name, value);
+    return copy;
+  }
 }

@@ -4,9 +4,20 @@ const LATENCY_BUCKETS_MS = [1, 2, 5, 10, 20, 50, 100, 250, 500, 1000];
 
 type Labels = Record<string, string>;
 
+// Every decision increments a few series whose label sets repeat: format each set once. Bounded like the
+// series themselves (policies × outcomes × sources).
+const formatted = new Map<string, string>();
+
 function labelText(labels: Labels): string {
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/[\\"\n]/g, "_")}"`);
-  return parts.length ? `{${parts.join(",")}}` : "";
+  let key = "";
+  for (const name in labels) key += `${name}\u0000${labels[name]}\u0001`;
+  let text = formatted.get(key);
+  if (text === undefined) {
+    const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/[\\"\n]/g, "_")}"`);
+    text = parts.length ? `{${parts.join(",")}}` : "";
+    formatted.set(key, text);
+  }
+  return text;
 }
 
 /** Counters and gauges keyed by name and labels; one instance per isolate (Workers keep globals between requests). */
