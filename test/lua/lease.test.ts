@@ -1,23 +1,9 @@
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type RedisServer, startRedis } from "../../local/redis";
+import { describe, expect, it } from "vitest";
 import { bucketKeys, type LeaseArgs, type LimitSpec, runTokenBucket } from "../../lua";
 import { ioredisRunner } from "../../lua/ioredis";
+import { useFreshRedis } from "../helpers/redis";
 
-let server: RedisServer;
-let redis: Redis;
-
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
-});
-beforeEach(async () => {
-  await redis.flushall();
-});
+const redis = useFreshRedis();
 
 // One token an hour: nothing refills during a test, so every count is exact.
 const hourly = (name: string, capacity: number): LimitSpec => ({
@@ -34,7 +20,7 @@ async function call(limits: LimitSpec[], cost: number, lease?: LeaseArgs) {
     "p",
     limits.map((l) => l.name),
   );
-  return runTokenBucket(ioredisRunner(redis), keys, limits, cost, lease);
+  return runTokenBucket(ioredisRunner(redis.client), keys, limits, cost, lease);
 }
 
 const remaining = (r: Awaited<ReturnType<typeof call>>) => r.limits.map((l) => l.remaining);
@@ -74,7 +60,7 @@ describe("token bucket leases", () => {
     // More back than was ever taken: full, and a full bucket is no key at all.
     const clamped = await call(limits, 0, { want: 0, refund: 10 });
     expect(remaining(clamped)).toEqual([100]);
-    expect(await redis.keys("lease:*")).toEqual([]);
+    expect(await redis.client.keys("lease:*")).toEqual([]);
   });
 
   it("a refund is written even when the take it came with is denied", async () => {
