@@ -155,8 +155,10 @@ export class ScopeState {
       bucket.resetAt = now + (limit.resetMs ?? UNKNOWN_RESET_MS);
       syncTokens(bucket, estimate, overlap === 0, throttled, (now - ticket.sentAt) * bucket.ratePerMs);
     }
-    // The problem body names the limits that said no: whatever our estimate, they are empty now.
-    const empty = new Set(violated.map((name) => name.toLowerCase()));
+    // The problem body names the limits that said no. One the headers just described is already exact
+    // (a cost above capacity leaves tokens that smaller requests may use); one they left out is empty.
+    const described = new Set(limits.map((l) => l.name.toLowerCase()));
+    const empty = new Set(violated.map((name) => name.toLowerCase()).filter((n) => !described.has(n)));
     for (const bucket of this.buckets.values()) {
       if (empty.has(bucket.name.toLowerCase())) bucket.tokens = Math.min(bucket.tokens, 0);
     }

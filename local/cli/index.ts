@@ -1,5 +1,7 @@
 /** @module Command-line plumbing every entry shares: node:util parseArgs, --help, whole-number flags, errors naming the flag. */
+import { readFileSync } from "node:fs";
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import { parsePolicies } from "../../workers/policies";
 import type { Result } from "../../workers/result";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
@@ -84,6 +86,25 @@ export function wholeNumber(
 export function orFail<T>(name: string, result: Result<T>): T {
   if (!result.ok) failUsage(name, result.error);
   return result.value;
+}
+
+/**
+ * The text of a `--policies <file>` flag, validated as a policies document; `undefined` when the flag is
+ * absent. The error names the flag, the file and the field.
+ *
+ * @example
+ * const policies = orFail("npm start", policiesFlag(flags.policies)); // JSON text or undefined
+ */
+export function policiesFlag(file: string | undefined): Result<string | undefined> {
+  if (file === undefined) return { ok: true, value: undefined };
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    return { ok: false, error: `--policies: cannot read ${file}: ${(error as Error).message}` };
+  }
+  const parsed = parsePolicies(text);
+  return parsed.ok ? { ok: true, value: text } : { ok: false, error: `--policies ${file}: ${parsed.error}` };
 }
 
 /** Port flags: 0 asks for a free port. */

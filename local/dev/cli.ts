@@ -1,7 +1,5 @@
 /** @module `npm run dev`: the Workers developer's loop, wrangler dev with a private Redis and REST proxy; Ctrl-C stops all. */
-import { readFileSync } from "node:fs";
-import { parsePolicies } from "../../workers/policies";
-import { failUsage, orFail, PORT_RANGE, readFlags, wholeNumber } from "../cli";
+import { failUsage, orFail, PORT_RANGE, policiesFlag, readFlags, wholeNumber } from "../cli";
 import { ensureSystemDeps } from "../system-deps";
 import { startDev } from "./index";
 
@@ -24,19 +22,6 @@ Ready when GET http://127.0.0.1:<port>/healthz answers 200 (the line "Dev ready:
 
 const NAME = "npm run dev";
 
-function readPolicies(file: string | undefined): string | undefined {
-  if (!file) return undefined;
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (error) {
-    failUsage(NAME, `--policies: cannot read ${file}: ${(error as Error).message}`);
-  }
-  const parsed = parsePolicies(text);
-  if (!parsed.ok) failUsage(NAME, `--policies ${file}: ${parsed.error}`);
-  return text;
-}
-
 async function main(): Promise<void> {
   const flags = readFlags({
     name: NAME,
@@ -55,7 +40,7 @@ async function main(): Promise<void> {
   const redisUrl = flags["redis-url"];
   if (redisUrl !== undefined && !/^redis:\/\/\S+$/.test(redisUrl))
     failUsage(NAME, `--redis-url: expected redis://host:port, got "${redisUrl}"`);
-  const policies = readPolicies(flags.policies);
+  const policies = orFail(NAME, policiesFlag(flags.policies));
   if (!redisUrl) {
     const deps = ensureSystemDeps(["redis"]);
     if (!deps.ok) failUsage(NAME, deps.error);

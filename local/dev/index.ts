@@ -34,6 +34,9 @@ export interface DevSession {
 /**
  * One `KEY=value` line of a dotenv file. The value is quoted with a quote character it does not contain,
  * since dotenv has no escapes for quotes; policies are passed compact, so no value spans lines.
+ *
+ * @example
+ * dotenvLine("POLICIES", '{"routes":[]}'); // `POLICIES='{"routes":[]}'`
  */
 export function dotenvLine(name: string, value: string): string {
   if (/[\r\n]/.test(value)) throw new Error(`${name}: a value passed to wrangler dev must be one line`);

@@ -1,8 +1,6 @@
 /** @module `npm start`: builds the worker, starts the local stack, prints its status, stops it on Ctrl-C. */
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { parsePolicies } from "../../workers/policies";
-import { failUsage, orFail, PORT_RANGE, readFlags, wholeNumber } from "../cli";
+import { failUsage, orFail, PORT_RANGE, policiesFlag, readFlags, wholeNumber } from "../cli";
 import { ensureSystemDeps } from "../system-deps";
 import { type Stack, startStack } from "./index";
 
@@ -33,19 +31,6 @@ Ready when GET http://127.0.0.1:<port>/healthz answers 200.`;
 
 function fail(message: string): never {
   failUsage("npm start", message);
-}
-
-function readPolicies(file: string | undefined): string | undefined {
-  if (!file) return undefined;
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (error) {
-    fail(`--policies: cannot read ${file}: ${(error as Error).message}`);
-  }
-  const parsed = parsePolicies(text);
-  if (!parsed.ok) fail(`--policies ${file}: ${parsed.error}`);
-  return text;
 }
 
 /** Current role of each cluster node by address (roles change with failovers), or null without a cluster. */
@@ -117,7 +102,7 @@ async function main(): Promise<void> {
     fail(`--redis-url: expected redis://host:port, got "${redisUrl}"`);
   const redisCluster = values["redis-cluster"] === true;
   if (redisCluster && redisUrl !== undefined) fail("--redis-cluster and --redis-url exclude each other");
-  const policies = readPolicies(str("policies"));
+  const policies = orFail("npm start", policiesFlag(str("policies")));
 
   const deps = ensureSystemDeps(redisUrl ? ["nginx"] : ["redis", "nginx"]);
   if (!deps.ok) fail(deps.error);

@@ -1,7 +1,10 @@
-/** @module Test helper: a tiny round-robin reverse proxy that sets CF-Connecting-IP from the socket, as NGINX does. */
-import { Agent, createServer, request } from "node:http";
-import type { AddressInfo } from "node:net";
+/** @module Client suites' helpers: the real NGINX gateway in front of the edges, the demo's policies, server-side counts. */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { DEMO_POLICIES, DEMO_ROUTES } from "../../local/demo/policies";
+import { startNginx } from "../../local/gateway";
+import { freePort } from "../../local/process";
 import type { EdgeStack } from "../helpers/edge-stack";
 
 export interface Gateway {
@@ -9,19 +12,9 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
-/** Headers a client must not be able to forge, and hop-by-hop headers that belong to one connection. */
-const DROP = new Set([
-  "cf-connecting-ip",
-  "x-forwarded-for",
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "upgrade",
-]);
-
 /**
- * Starts a gateway on a free port in front of `targets` (round robin). A browser can't set
- * `CF-Connecting-IP`; in production Cloudflare sets it and locally NGINX does, so the tests do the same.
+ * Starts NGINX (the stack's own configuration) on a free port in front of `targets`, round robin. A
+ * browser can't set `CF-Connecting-IP`: NGINX sets it from the socket, as Cloudflare does in production.
  *
  * @example
  * const gateway = await startGateway(stack.edges.map((e) => e.url));
@@ -29,36 +22,14 @@ const DROP = new Set([
  * await gateway.stop();
  */
 export async function startGateway(targets: readonly string[]): Promise<Gateway> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  let next = 0;
-  const server = createServer(function forward(req, res) {
-    const target = new URL(targets[next++ % targets.length] as string);
-    const headers: Record<string, string | string[]> = {};
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (value !== undefined && !DROP.has(name)) headers[name] = value;
-    }
-    headers["cf-connecting-ip"] = (req.socket.remoteAddress ?? "127.0.0.1").replace(/^::ffff:/, "");
-    const upstream = request(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on("error", (error) => {
-      if (!res.headersSent) res.writeHead(502, { "content-type": "application/json" });
-      res.end(JSON.stringify({ error: `gateway: ${error.message}` }));
-    });
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  const runDir = await mkdtemp(join(tmpdir(), "erl-client-gateway-"));
+  const listen = `127.0.0.1:${await freePort()}`;
+  const nginx = await startNginx({ listen, edges: targets.map((t) => new URL(t).host), runDir });
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${listen}`,
     async stop() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      agent.destroy();
+      await nginx.stop();
+      await rm(runDir, { recursive: true, force: true });
     },
   };
 }
