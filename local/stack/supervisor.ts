@@ -39,6 +39,8 @@ interface Part {
  */
 export class Supervisor {
   private readonly parts: Part[] = [];
+  /** (Re)starts in flight: their processes are in no part yet, so `stopAll` waits for them. */
+  private readonly launching = new Set<Promise<void>>();
   private stopping = false;
 
   constructor(
@@ -53,8 +55,22 @@ export class Supervisor {
     await this.launch(part);
   }
 
-  private async launch(part: Part): Promise<void> {
+  private launch(part: Part): Promise<void> {
+    const launched = this.startPart(part);
+    this.launching.add(launched);
+    const forget = () => void this.launching.delete(launched);
+    launched.then(forget, forget);
+    return launched;
+  }
+
+  private async startPart(part: Part): Promise<void> {
     const child = await part.spec.start();
+    // stopAll() ran while this part was restarting: it could not see this process, so stop it here,
+    // or it would outlive the stack.
+    if (this.stopping) {
+      await child.stop();
+      return;
+    }
     part.process = child;
     part.state = "running";
     void child.exited.then((code) => this.onExit(part, child, code));
@@ -76,6 +92,7 @@ export class Supervisor {
     if (this.stopping) return;
     try {
       await this.launch(part);
+      if (this.stopping) return;
       part.restarts++;
       this.log(`↻ ${part.spec.name} restarted (pid ${part.process?.pid}) on ${part.spec.address}`);
     } catch (error) {
@@ -104,6 +121,7 @@ export class Supervisor {
   /** Stops every part, last started first, and waits until all are gone. */
   async stopAll(): Promise<void> {
     this.stopping = true;
+    await Promise.allSettled([...this.launching]);
     for (const part of [...this.parts].reverse()) {
       part.state = "stopped";
       await part.process?.stop();
