@@ -9,7 +9,8 @@ export interface FarStoreResult {
   /** Added each way between the worker and the REST proxy. */
   delayMs: number;
   connections: number;
-  sides: { name: string; figures: SideFigures; addedP50Ms: number; addedP99Ms: number }[];
+  /** p50 added over the same worker with no limiter; tails on a shared machine are compared raw, not subtracted. */
+  sides: { name: string; figures: SideFigures; addedP50Ms: number }[];
 }
 
 const DELAY_MS = 20;
@@ -45,9 +46,8 @@ export async function runFarStore(ctx: BenchContext): Promise<FarStoreResult> {
       name,
       figures: f,
       addedP50Ms: Math.round((f.p50Ms - base.p50Ms) * 100) / 100,
-      addedP99Ms: Math.round((f.p99Ms - base.p99Ms) * 100) / 100,
     }));
-    for (const s of sides) ctx.log(`far store ${s.name}: p50 +${s.addedP50Ms} ms, p99 +${s.addedP99Ms} ms`);
+    for (const s of sides) ctx.log(`far store ${s.name}: p50 +${s.addedP50Ms} ms (p99 ${s.figures.p99Ms} ms)`);
     return { delayMs: DELAY_MS, connections: CONNECTIONS, sides };
   } finally {
     await rig.stop();

@@ -69,6 +69,18 @@ export function retryAfterSeconds(decision: Decision): number | null {
   return ms === null ? null : Math.max(1, ceilSeconds(ms));
 }
 
+// A policy's limits never change once compiled: format its RateLimit-Policy once, not per request.
+const policyHeaders = new WeakMap<readonly LimitSpec[], string>();
+
+function policyHeader(limits: readonly LimitSpec[]): string {
+  let text = policyHeaders.get(limits);
+  if (text === undefined) {
+    text = formatPolicyHeader(limits);
+    policyHeaders.set(limits, text);
+  }
+  return text;
+}
+
 /**
  * All rate-limit headers for a decision.
  *
@@ -80,7 +92,7 @@ export function decisionHeaders(decision: Decision): Headers {
   const headers = new Headers();
   const reason = decision.shadowed ? `shadow:${decision.reason}` : decision.reason;
   headers.set("X-RateLimit-Reason", reason);
-  headers.set("RateLimit-Policy", formatPolicyHeader(decision.policy.limits));
+  headers.set("RateLimit-Policy", policyHeader(decision.policy.limits));
   const result = decision.result;
   if (result) {
     headers.set("RateLimit", formatRateLimitHeader(result.limits));

@@ -3,10 +3,13 @@ import type { BucketResult } from "../../lua";
 
 /** How long a lease lives, and the horizon it is sized for: the key's local rate × this. */
 export const LEASE_HORIZON_MS = 500;
-/** The demand a lease is sized from is the last whole window's count of requests. */
+/**
+ * The demand a lease is sized from: requests in the last whole window, or in the current one once half of
+ * it has passed (a key that turns hot leases within half a second).
+ */
 const RATE_WINDOW_MS = 1000;
 /** Fewer wanted tokens than this is not a hot key: per-request decisions cost it nothing worth saving. */
-const MIN_LEASE = 2;
+const MIN_LEASE = 8;
 /** The most tokens one lease takes (the script also caps it at a quarter of what the bucket holds). */
 export const MAX_LEASE = 1000;
 
@@ -81,7 +84,10 @@ export class LeaseTable {
    */
   wanted(entry: LeaseEntry, nowMs: number, staleAfterMs: number): number {
     if (nowMs - entry.requestedAtMs < staleAfterMs) return 0;
-    const want = Math.min(MAX_LEASE, Math.ceil((entry.previousCount * LEASE_HORIZON_MS) / RATE_WINDOW_MS));
+    const elapsed = nowMs - entry.windowStartMs;
+    const current = elapsed >= RATE_WINDOW_MS / 2 ? (entry.count * RATE_WINDOW_MS) / elapsed : 0;
+    const perWindow = Math.max(entry.previousCount, current);
+    const want = Math.min(MAX_LEASE, Math.ceil((perWindow * LEASE_HORIZON_MS) / RATE_WINDOW_MS));
     return want >= MIN_LEASE ? want : 0;
   }
 
