@@ -47,7 +47,8 @@ export async function runFarStore(ctx: BenchContext): Promise<FarStoreResult> {
       figures: f,
       addedP50Ms: Math.round((f.p50Ms - base.p50Ms) * 100) / 100,
     }));
-    for (const s of sides) ctx.log(`far store ${s.name}: p50 +${s.addedP50Ms} ms (p99 ${s.figures.p99Ms} ms)`);
+    for (const s of sides)
+      ctx.log(`far store ${s.name}: p50 +${s.addedP50Ms} ms (p99 ${s.figures.p99Ms} ms)`);
     return { delayMs: DELAY_MS, connections: CONNECTIONS, sides };
   } finally {
     await rig.stop();
