@@ -1,6 +1,6 @@
 /** @module `rateLimit()`: Hono middleware that limits a request, answers 429 when denied and adds the headers. */
 import type { Context, MiddlewareHandler } from "hono";
-import { decisionHeaders, withHeaders } from "../headers";
+import { decisionHeaderList, decisionHeaders, withHeaders } from "../headers";
 import { PROBLEM_TYPES, problem } from "../http/problem";
 import { identify } from "../identity";
 import type { CheckOptions, Decision, Limiter } from "../limiter";
@@ -138,6 +138,8 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler<{ Variab
     c.set("rateLimit", decision);
     if (!decision.allowed) return deniedResponse(decision);
     await next();
-    c.res = withHeaders(c.res, decisionHeaders(decision));
+    const res = withHeaders(c.res, decisionHeaderList(decision));
+    // Hono's `res` setter copies the whole response to merge headers: assign only when a copy was needed.
+    if (res !== c.res) c.res = res;
   };
 }
