@@ -54,7 +54,8 @@ async function main(): Promise<void> {
     host,
     ...(values.script ? { scriptPath: values.script } : {}),
   });
-  console.log(`edge ${bindings.INSTANCE_ID ?? ""} listening on ${edge.url}`);
+  // edge.url is where a local client connects (loopback); say what the socket is bound to.
+  console.log(`edge ${bindings.INSTANCE_ID ?? ""} listening on http://${host}:${edge.port}`);
 
   const shutdown = async () => {
     await edge.stop();
