@@ -29,9 +29,9 @@ export function docker(args: string[], timeoutMs = 30_000): DockerResult {
 }
 
 /** Present in the engine, or pulled now (a registry that can't be reached answers in seconds). */
-function imageAvailable(image: string): DockerResult {
+function imageAvailable(image: string, pullTimeoutMs: number): DockerResult {
   const local = docker(["image", "inspect", "--format", "{{.Id}}", image]);
-  return local.ok ? local : docker(["pull", "--quiet", image], 180_000);
+  return local.ok ? local : docker(["pull", "--quiet", image], pullTimeoutMs);
 }
 
 /**
@@ -76,7 +76,7 @@ export function composeSkipReason(): string | null {
     return `Compose v2 is missing (\`docker compose version\`: ${compose.ok ? compose.stdout : compose.why}); testcontainers drives the \`docker compose\` plugin, Compose v1 (\`docker-compose\`) is not enough`;
   }
   for (const image of baseImages()) {
-    const found = imageAvailable(image);
+    const found = imageAvailable(image, 180_000);
     if (!found.ok) {
       return `base image ${image} is neither in the engine nor pullable (${found.why}); without registry access, \`.ci/docker-engine start\` builds local stand-ins`;
     }
@@ -92,7 +92,8 @@ export function composeSkipReason(): string | null {
  * if (!ryukAvailable()) process.env.TESTCONTAINERS_RYUK_DISABLED = "true";
  */
 export function ryukAvailable(): { ok: boolean; image: string; why: string } {
-  const found = imageAvailable(RYUK_IMAGE);
+  // Short: a missing Ryuk costs only self-cleanup, a registry that drops packets must not cost minutes.
+  const found = imageAvailable(RYUK_IMAGE, 30_000);
   return { ok: found.ok, image: RYUK_IMAGE, why: found.why };
 }
 

@@ -155,7 +155,7 @@ describe.skipIf(skipReason !== null)("docker-compose stack", () => {
     await waitServing("edge-1");
   }, 150_000);
 
-  it("`docker kill` on an edge: requests keep succeeding through the others; Docker keeps it down until started", async () => {
+  it("`docker kill` on an edge: requests keep succeeding through the others; Docker leaves it down", async () => {
     const id = containerId("edge2");
     const before = inspect(id);
     const killed = docker(["kill", id]);
@@ -170,13 +170,7 @@ describe.skipIf(skipReason !== null)("docker-compose stack", () => {
       restarts: before.restarts,
       status: "exited",
     });
-    expect(docker(["start", id]).ok).toBe(true);
-    await waitUntil("edge2 healthy again", async () => inspect(id).health === "healthy", {
-      timeoutMs: 90_000,
-      intervalMs: 250,
-    });
-    await waitServing("edge-2");
-  }, 150_000);
+  }, 60_000);
 
   it("`docker compose down` leaves no container, network or volume", async () => {
     const before = projectResources(PROJECT);
