@@ -40,8 +40,8 @@ if (skipReason) {
 } else {
   const ryuk = ryukAvailable();
   if (!ryuk.ok) {
-    // Without Ryuk nothing removes the stack if this process dies: afterAll does, and the next run
-    // removes what a dead run left (removeAbandonedProjects).
+    // Without Ryuk nothing removes the stack if this process is killed: afterAll removes it when the
+    // suite ends, and the next run removes what a killed run left (removeAbandonedProjects).
     process.env.TESTCONTAINERS_RYUK_DISABLED = "true";
     console.log(`compose suite: Ryuk (${ryuk.image}) unavailable (${ryuk.why}); the suite cleans up itself`);
   }
