@@ -34,7 +34,7 @@ await build({
   platform: "neutral",
   target: "es2022",
   loader: { ".lua": "text" },
-  external: ["hono", "hono/*", "@upstash/redis", "@upstash/redis/*", "zod"],
+  external: ["hono", "hono/*", "@upstash/redis", "@upstash/redis/*", "valibot"],
   logLevel: "warning",
 });
 // The stack's long-running Node parts as plain JS: a restart under load then costs a process start, not

@@ -1,36 +1,12 @@
 /** @module The check API for other services: `POST /v1/check`, inspect and reset buckets, behind a bearer token. */
 import { Hono } from "hono";
-import { z } from "zod";
 import { bindingLimit, decisionHeaders } from "../headers";
 import { bearerMatches } from "../http/auth";
 import { problem } from "../http/problem";
-import { MAX_KEY_BYTES } from "../identity";
 import type { Decision, Limiter } from "../limiter";
 import { checkOptions } from "../middleware";
 import type { CompiledPolicy } from "../policies";
-
-const keySchema = z
-  .string()
-  .min(1, "must not be empty")
-  .refine(
-    (k) => new TextEncoder().encode(k).byteLength <= MAX_KEY_BYTES,
-    `must be at most ${MAX_KEY_BYTES} bytes`,
-  );
-
-const checkBody = z.strictObject({
-  policy: z.string().min(1, "must not be empty"),
-  key: keySchema,
-  cost: z
-    .number()
-    .int("must be a whole number")
-    .min(0, "must be >= 0")
-    .max(1_000_000, "must be <= 1000000")
-    .default(1),
-});
-
-function describeIssues(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
-}
+import { keyProblems, parseCheckBody } from "./check-body";
 
 /** The JSON body of a check answer: the binding limit at the top, every limit below. */
 function decisionBody(decision: Decision): Record<string, unknown> {
@@ -98,26 +74,27 @@ export function checkApi(limiter: Limiter, token: string | null): Hono {
     } catch (error) {
       return problem(400, "Bad Request", `body: not valid JSON (${(error as Error).message})`);
     }
-    const parsed = checkBody.safeParse(json);
-    if (!parsed.success) return problem(400, "Bad Request", describeIssues(parsed.error));
-    const policy = policyNamed(parsed.data.policy);
+    const parsed = parseCheckBody(json);
+    if (!parsed.ok) return problem(400, "Bad Request", parsed.error);
+    const policy = policyNamed(parsed.value.policy);
     if (policy instanceof Response) return policy;
-    return answer(await limiter.check(policy, parsed.data.key, parsed.data.cost, checkOptions(c)));
+    return answer(await limiter.check(policy, parsed.value.key, parsed.value.cost, checkOptions(c)));
   });
 
   api.on(["GET", "DELETE"], "/buckets/:policy/:key", async function bucket(c) {
     const policy = policyNamed(c.req.param("policy"));
     if (policy instanceof Response) return policy;
-    const key = keySchema.safeParse(c.req.param("key"));
-    if (!key.success) return problem(400, "Bad Request", describeIssues(key.error).replace(/^body/, "key"));
+    const key = c.req.param("key");
+    const problems = keyProblems(key);
+    if (problems.length > 0) return problem(400, "Bad Request", problems.map((p) => `key: ${p}`).join("; "));
     if (c.req.method === "DELETE") {
-      const reset = await limiter.reset(policy, key.data).then(
+      const reset = await limiter.reset(policy, key).then(
         () => null,
         (error: Error) => problem(503, "Service Unavailable", `reset failed: ${error.message}`),
       );
       if (reset) return reset;
     }
-    return answer(await limiter.check(policy, key.data, 0, checkOptions(c)));
+    return answer(await limiter.check(policy, key, 0, checkOptions(c)));
   });
 
   api.all("*", (c) =>

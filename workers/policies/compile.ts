@@ -131,8 +131,8 @@ function compileRoute(route: ValidatedRoute, policy: CompiledPolicy): CompiledRo
  * Builds the runtime form of a document the schema has accepted (references are known to resolve).
  *
  * @example
- * const parsed = PoliciesDocumentSchema.parse(DEFAULT_POLICIES);
- * compilePolicies(parsed).policies.get("default")?.limits;
+ * const checked = validateDocument(DEFAULT_POLICIES);
+ * if (checked.ok) compilePolicies(checked.value).policies.get("default")?.limits;
  * // [{ name: "burst", capacity: 10, refillTokens: 5, refillIntervalMs: 1000 }]
  */
 export function compilePolicies(doc: ValidatedPoliciesDocument): CompiledPolicies {

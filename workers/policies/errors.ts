@@ -1,5 +1,5 @@
-/** @module Turns schema issues into messages that name the field path, the offending value and the reason. */
-import type { z } from "zod";
+/** @module Turns validation issues into messages that name the field path, the offending value and the reason. */
+import type { Issue } from "./rules";
 
 const PLAIN_SEGMENT = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 const MAX_SHOWN_CHARS = 80;
@@ -52,47 +52,25 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return value;
 }
 
-/**
- * The issues of the one union option that had the right shape ("*" or a list), so a list with a bad entry
- * reports that entry rather than "not "*" or a list"; `null` when no single option fits.
- */
-function closestOption(issue: z.core.$ZodIssueInvalidUnion): z.core.$ZodIssue[] | null {
-  const shaped = issue.errors.filter(
-    (option) =>
-      !option.some((i) => i.path.length === 0 && (i.code === "invalid_type" || i.code === "invalid_value")),
-  );
-  const [only] = shaped;
-  if (shaped.length !== 1 || !only) return null;
-  return only.map((inner) => ({ ...inner, path: [...issue.path, ...inner.path] }));
-}
-
-function formatIssue(issue: z.core.$ZodIssue, input: unknown): string[] {
+function formatIssue(issue: Issue, input: unknown): string {
   const path = issue.path;
-  if (issue.code === "invalid_union") {
-    const inner = closestOption(issue);
-    if (inner) return inner.flatMap((i) => formatIssue(i, input));
-  }
-  if (issue.code === "unrecognized_keys") {
-    return issue.keys.map((key) => `${formatPath([...path, key])}: ${issue.message}`);
-  }
-  if (issue.code === "invalid_key") {
-    const key = path[path.length - 1];
-    const reason = issue.issues[0]?.message ?? issue.message;
-    return [`${formatPath(path)}: name ${JSON.stringify(String(key))} ${reason}`];
+  if (issue.kind === "field") return `${formatPath(path)}: ${issue.message}`;
+  if (issue.kind === "name") {
+    return `${formatPath(path)}: name ${JSON.stringify(String(path[path.length - 1]))} ${issue.message}`;
   }
   const value = valueAt(input, path);
   // JSON has no undefined: a value that isn't there is a required field left out.
-  if (value === undefined) return [`${formatPath(path)}: required field is missing`];
-  return [`${formatPath(path)}: ${describeValue(value)} ${issue.message}`];
+  if (value === undefined) return `${formatPath(path)}: required field is missing`;
+  return `${formatPath(path)}: ${describeValue(value)} ${issue.message}`;
 }
 
 /**
  * One message for all of a document's issues, joined with "; ".
  *
  * @example
- * formatIssues(result.error.issues, input);
+ * formatIssues(checked.issues, input);
  * // 'policies.api.limits[1].refill: "10/fortnight" is not a refill rate (expected …)'
  */
-export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string {
-  return issues.flatMap((issue) => formatIssue(issue, input)).join("; ");
+export function formatIssues(issues: readonly Issue[], input: unknown): string {
+  return issues.map((issue) => formatIssue(issue, input)).join("; ");
 }

@@ -4,7 +4,7 @@ import type { CompiledPolicies } from "./compile";
 import { compilePolicies } from "./compile";
 import { formatIssues } from "./errors";
 import type { Parsed } from "./refill";
-import { PoliciesDocumentSchema } from "./schema";
+import { validateDocument } from "./schema";
 
 export {
   type CompiledCors,
@@ -21,10 +21,10 @@ export { type Parsed, parseRefill, type RefillRate } from "./refill";
 export {
   type KeySource,
   type PoliciesDocument,
-  PoliciesDocumentSchema,
   type PolicyDocument,
   type RouteDocument,
   type ValidatedPoliciesDocument,
+  validateDocument,
 } from "./schema";
 
 /**
@@ -47,7 +47,7 @@ export function parsePolicies(input: unknown): Parsed<CompiledPolicies> {
       return { ok: false, error: `policies document is not valid JSON: ${reason}` };
     }
   }
-  const result = PoliciesDocumentSchema.safeParse(document);
-  if (!result.success) return { ok: false, error: formatIssues(result.error.issues, document) };
-  return { ok: true, value: compilePolicies(result.data) };
+  const result = validateDocument(document);
+  if (!result.ok) return { ok: false, error: formatIssues(result.issues, document) };
+  return { ok: true, value: compilePolicies(result.value) };
 }

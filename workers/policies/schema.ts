@@ -1,7 +1,8 @@
-/** @module The policies document schema (zod 4): the single source of its rules, defaults and types. */
-import { z } from "zod";
+/** @module The policies document's rules (valibot leaves, see rules.ts): the single source of its checks, defaults and types. */
+import * as v from "valibot";
 import { KEY_NAME_PATTERN } from "../../lua/keys";
 import { checkRefill, MAX_REFILL_TOKENS, REFILL_SYNTAX, type RefillRate } from "./refill";
+import { INVALID, type Issue, integer, leaf, list, optional, type Rule, record, strictObject } from "./rules";
 
 /** Where a request's identity comes from: the client IP, or a request header such as an API key. */
 export type KeySource = { kind: "ip" } | { kind: "header"; name: string };
@@ -16,6 +17,68 @@ export const DEFAULT_TIMEOUT_MS = 1000;
 /** The ceiling on one decision's wait while the store is busy but answering. */
 export const DEFAULT_MAX_WAIT_MS = 5000;
 
+/** One limit as written: `refill` is `"<tokens>/<period>"`. */
+export interface LimitDocument {
+  name: string;
+  capacity: number;
+  refill: string;
+}
+/** A policy as written: optional fields may be left out. */
+export interface PolicyDocument {
+  limits: LimitDocument[];
+  onError?: "open" | "closed";
+  mode?: "enforce" | "shadow";
+  timeoutMs?: number;
+  maxWaitMs?: number;
+  lease?: "auto" | "off";
+}
+/** A route as written: `key` and `fallback` are `"ip"` or `"header:<name>"`. */
+export interface RouteDocument {
+  path: string;
+  methods?: string[];
+  policy: string;
+  key: string;
+  fallback?: string;
+  cost?: number;
+}
+/** The policies document as written: optional fields may be left out. */
+export interface PoliciesDocument {
+  prefix?: string;
+  policies: Record<string, PolicyDocument>;
+  routes: RouteDocument[];
+  cors?: { origins: "*" | string[] };
+}
+
+export interface ValidatedLimit {
+  name: string;
+  capacity: number;
+  refill: RefillRate;
+}
+export interface ValidatedPolicy {
+  limits: ValidatedLimit[];
+  onError: "open" | "closed";
+  mode: "enforce" | "shadow";
+  timeoutMs: number;
+  /** Absent, it is DEFAULT_MAX_WAIT_MS or timeoutMs, whichever is longer (see compile.ts). */
+  maxWaitMs: number | undefined;
+  lease: "auto" | "off";
+}
+export interface ValidatedRoute {
+  path: string;
+  methods: string[] | undefined;
+  policy: string;
+  key: KeySource;
+  fallback: KeySource | undefined;
+  cost: number;
+}
+/** The policies document once validated: defaults filled in, refill rates and key sources parsed. */
+export interface ValidatedPoliciesDocument {
+  prefix: string;
+  policies: Record<string, ValidatedPolicy>;
+  routes: ValidatedRoute[];
+  cors: { origins: "*" | string[] } | undefined;
+}
+
 // Reasons read as the continuation of `<path>: <value> …` (see errors.ts).
 const NAME_REASON = 'is not a valid name (1 to 64 characters: letters, digits, "_", "." or "-")';
 const KEY_REASON =
@@ -26,123 +89,40 @@ const METHOD_REASON = 'is not an uppercase HTTP method (e.g. "GET")';
 const ORIGINS_REASON = 'is not "*" or a list of origins';
 const ORIGIN_REASON =
   'is not an origin (expected "*" or "<scheme>://<host>[:<port>]" in lowercase with no path, e.g. "https://app.example.com")';
+const OBJECT_REASON = "is not an object";
 
 // RFC 9110 `token`: the characters a header name (and a method) may use.
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}$/;
 const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Z]{1,32}$/;
 const ROUTE_PATH = /^\/[^\s?#]{0,2047}$/;
 
-function integer(min: number, max: number) {
-  const reason = `is not an integer from ${min} to ${max}`;
-  return z
-    .number({ error: reason })
-    .int({ error: reason })
-    .min(min, { error: reason })
-    .max(max, { error: reason });
+function text(pattern: RegExp, reason: string): Rule<string> {
+  return leaf(v.pipe(v.string(), v.regex(pattern)), reason);
 }
 
-/** A strict object whose unknown-field message lists the fields it does know, so typos are easy to fix. */
-function strictObject<T extends z.ZodRawShape>(shape: T) {
-  const known = Object.keys(shape).join(", ");
-  return z.strictObject(shape, {
-    error: (issue) =>
-      issue.code === "unrecognized_keys" ? `unknown field (expected one of: ${known})` : "is not an object",
-  });
+function choice<const T extends string>(options: readonly [T, T], fallback: T): Rule<T> {
+  return optional(leaf(v.picklist(options), `is not "${options[0]}" or "${options[1]}"`), fallback);
 }
-
-const name = z.string({ error: NAME_REASON }).regex(KEY_NAME_PATTERN, { error: NAME_REASON });
 
 /**
  * Parses `"ip"` or `"header:<name>"`; header names are case-insensitive, so they are stored lowercase to
  * match `Headers.get` semantics and compare equal however they were written.
  */
-function toKeySource(text: string, ctx: z.RefinementCtx): KeySource {
-  if (text === "ip") return { kind: "ip" };
-  const header = text.startsWith("header:") ? text.slice("header:".length) : "";
+function keySource(input: unknown, at: PropertyKey[], issues: Issue[]): KeySource | typeof INVALID {
+  if (input === "ip") return { kind: "ip" };
+  const header =
+    typeof input === "string" && input.startsWith("header:") ? input.slice("header:".length) : "";
   if (HEADER_NAME.test(header)) return { kind: "header", name: header.toLowerCase() };
-  ctx.addIssue({ code: "custom", message: KEY_REASON });
-  return z.NEVER;
+  issues.push({ path: at, message: KEY_REASON, kind: "value" });
+  return INVALID;
 }
 
-const keySource = z.string({ error: KEY_REASON }).transform(toKeySource);
-
-function toRefillRate(text: string, ctx: z.RefinementCtx): RefillRate {
-  const checked = checkRefill(text);
+function refill(input: unknown, at: PropertyKey[], issues: Issue[]): RefillRate | typeof INVALID {
+  const checked = typeof input === "string" ? checkRefill(input) : { reason: REFILL_SYNTAX };
   if ("rate" in checked) return checked.rate;
-  ctx.addIssue({ code: "custom", message: checked.reason });
-  return z.NEVER;
+  issues.push({ path: at, message: checked.reason, kind: "value" });
+  return INVALID;
 }
-
-const refill = z.string({ error: REFILL_SYNTAX }).transform(toRefillRate);
-
-export const LimitSchema = strictObject({
-  name,
-  capacity: integer(1, MAX_CAPACITY),
-  refill,
-}).superRefine(function checkExactness(limit, ctx) {
-  // The Lua script keeps `capacity * intervalMs` units as an exact integer; beyond 2^53 doubles round.
-  const units = limit.capacity * limit.refill.intervalMs;
-  if (units > Number.MAX_SAFE_INTEGER) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["capacity"],
-      message:
-        `× refill interval ${limit.refill.intervalMs} ms exceeds Number.MAX_SAFE_INTEGER (${Number.MAX_SAFE_INTEGER}): ` +
-        "the Lua script stores tokens scaled by the interval as exact integers; lower the capacity or shorten the refill period",
-    });
-  }
-});
-
-export const PolicySchema = strictObject({
-  limits: z
-    .array(LimitSchema, { error: `is not a list of limits` })
-    .min(1, { error: `must list 1 to ${MAX_LIMITS} limits` })
-    .max(MAX_LIMITS, { error: `must list 1 to ${MAX_LIMITS} limits` })
-    .superRefine(function checkUniqueNames(limits, ctx) {
-      const seen = new Map<string, number>();
-      limits.forEach((limit, i) => {
-        const first = seen.get(limit.name);
-        if (first === undefined) seen.set(limit.name, i);
-        else
-          ctx.addIssue({
-            code: "custom",
-            path: [i, "name"],
-            message: `is also the name of limits[${first}] (limit names must be unique within a policy)`,
-          });
-      });
-    }),
-  onError: z.enum(["open", "closed"], { error: 'is not "open" or "closed"' }).default("open"),
-  mode: z.enum(["enforce", "shadow"], { error: 'is not "enforce" or "shadow"' }).default("enforce"),
-  timeoutMs: integer(1, MAX_TIMEOUT_MS).default(DEFAULT_TIMEOUT_MS),
-  // Absent, it is DEFAULT_MAX_WAIT_MS or timeoutMs, whichever is longer (see compile.ts).
-  maxWaitMs: integer(1, MAX_WAIT_MS).optional(),
-  lease: z.enum(["auto", "off"], { error: 'is not "auto" or "off"' }).default("auto"),
-}).superRefine(function checkWaits(policy, ctx) {
-  if (policy.maxWaitMs !== undefined && policy.maxWaitMs < policy.timeoutMs)
-    ctx.addIssue({
-      code: "custom",
-      path: ["maxWaitMs"],
-      message: `is less than timeoutMs (${policy.timeoutMs}): the ceiling on a busy store's wait must be at least the silence that counts as unavailable`,
-    });
-});
-
-export const RouteSchema = strictObject({
-  path: z.string({ error: PATH_REASON }).regex(ROUTE_PATH, { error: PATH_REASON }),
-  methods: z
-    .array(z.string({ error: METHOD_REASON }).regex(METHOD, { error: METHOD_REASON }), {
-      error: "is not a list of HTTP methods",
-    })
-    .min(1, { error: "must list at least one method (omit the field to match every method)" })
-    .optional(),
-  policy: z.string({ error: "is not a policy name" }),
-  key: keySource,
-  fallback: keySource.optional(),
-  cost: integer(0, MAX_COST).default(1),
-});
-
-const origin = z
-  .string({ error: ORIGIN_REASON })
-  .refine((text) => text === "*" || isOrigin(text), { error: ORIGIN_REASON });
 
 function isOrigin(text: string): boolean {
   try {
@@ -154,43 +134,165 @@ function isOrigin(text: string): boolean {
   }
 }
 
-const originList = z
-  .array(origin, { error: ORIGINS_REASON })
-  .refine((list) => !list.includes("*") || list.length === 1, {
-    error: 'mixes "*" with other origins (use "*" alone to allow every origin)',
+function checkExactness(limit: Partial<ValidatedLimit>, at: PropertyKey[], issues: Issue[]): void {
+  if (limit.capacity === undefined || limit.refill === undefined) return;
+  // The Lua script keeps `capacity * intervalMs` units as an exact integer; beyond 2^53 doubles round.
+  if (limit.capacity * limit.refill.intervalMs <= Number.MAX_SAFE_INTEGER) return;
+  issues.push({
+    path: [...at, "capacity"],
+    kind: "value",
+    message:
+      `× refill interval ${limit.refill.intervalMs} ms exceeds Number.MAX_SAFE_INTEGER (${Number.MAX_SAFE_INTEGER}): ` +
+      "the Lua script stores tokens scaled by the interval as exact integers; lower the capacity or shorten the refill period",
   });
+}
 
-export const CorsSchema = strictObject({
-  origins: z.union([z.literal("*"), originList], { error: ORIGINS_REASON }),
-});
+function checkUniqueNames(limits: unknown[], at: PropertyKey[], issues: Issue[]): void {
+  const seen = new Map<string, number>();
+  limits.forEach((limit, i) => {
+    const name = (limit as { name?: unknown } | null)?.name;
+    if (typeof name !== "string" || !KEY_NAME_PATTERN.test(name)) return;
+    const first = seen.get(name);
+    if (first === undefined) seen.set(name, i);
+    else
+      issues.push({
+        path: [...at, i, "name"],
+        kind: "value",
+        message: `is also the name of limits[${first}] (limit names must be unique within a policy)`,
+      });
+  });
+}
 
-export const PoliciesDocumentSchema = strictObject({
-  prefix: name.default("erl"),
-  policies: z
-    .record(name, PolicySchema, { error: "is not an object of named policies" })
-    .refine((p) => Object.keys(p).length > 0, { error: "must define at least one policy" }),
-  routes: z.array(RouteSchema, { error: "is not a list of routes" }),
-  cors: CorsSchema.optional(),
-}).superRefine(function checkReferences(doc, ctx) {
-  const defined = Object.keys(doc.policies);
+function checkWaits(policy: Partial<ValidatedPolicy>, at: PropertyKey[], issues: Issue[]): void {
+  if (policy.maxWaitMs === undefined || policy.timeoutMs === undefined) return;
+  if (policy.maxWaitMs >= policy.timeoutMs) return;
+  issues.push({
+    path: [...at, "maxWaitMs"],
+    kind: "value",
+    message: `is less than timeoutMs (${policy.timeoutMs}): the ceiling on a busy store's wait must be at least the silence that counts as unavailable`,
+  });
+}
+
+function origins(input: unknown, at: PropertyKey[], issues: Issue[]): "*" | string[] | typeof INVALID {
+  if (input === "*") return "*";
+  if (!Array.isArray(input)) {
+    issues.push({ path: at, message: ORIGINS_REASON, kind: "value" });
+    return INVALID;
+  }
+  const origin = leaf(
+    v.pipe(
+      v.string(),
+      v.check((t) => t === "*" || isOrigin(t)),
+    ),
+    ORIGIN_REASON,
+  );
+  const list_ = list(origin, ORIGINS_REASON, null)(input, at, issues);
+  if (list_ === INVALID) return INVALID;
+  if (!list_.includes("*") || list_.length === 1) return list_;
+  issues.push({
+    path: at,
+    message: 'mixes "*" with other origins (use "*" alone to allow every origin)',
+    kind: "value",
+  });
+  return INVALID;
+}
+
+// Reads the routes as written: a route with other problems still names its policy.
+function checkReferences(
+  doc: Partial<ValidatedPoliciesDocument>,
+  _at: PropertyKey[],
+  issues: Issue[],
+  input: Record<string, unknown>,
+): void {
+  const defined = doc.policies ? Object.keys(doc.policies) : [];
   // With no policies at all, "must define at least one policy" already says it; one error per route is noise.
   if (defined.length === 0) return;
-  doc.routes.forEach((route, i) => {
-    if (!Object.hasOwn(doc.policies, route.policy)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["routes", i, "policy"],
-        message: `is not a defined policy (defined: ${defined.map((n) => JSON.stringify(n)).join(", ")})`,
-      });
-    }
+  const routes = input.routes;
+  if (!Array.isArray(routes)) return;
+  routes.forEach((route, i) => {
+    const policy = (route as { policy?: unknown } | null)?.policy;
+    if (typeof policy !== "string" || Object.hasOwn(doc.policies ?? {}, policy)) return;
+    issues.push({
+      path: ["routes", i, "policy"],
+      kind: "value",
+      message: `is not a defined policy (defined: ${defined.map((n) => JSON.stringify(n)).join(", ")})`,
+    });
   });
-});
+}
 
-/** The policies document as written: optional fields may be left out. */
-export type PoliciesDocument = z.input<typeof PoliciesDocumentSchema>;
-/** The policies document once validated: defaults filled in, refill rates and key sources parsed. */
-export type ValidatedPoliciesDocument = z.output<typeof PoliciesDocumentSchema>;
-export type PolicyDocument = z.input<typeof PolicySchema>;
-export type ValidatedPolicy = z.output<typeof PolicySchema>;
-export type RouteDocument = z.input<typeof RouteSchema>;
-export type ValidatedRoute = z.output<typeof RouteSchema>;
+function documentRule(): Rule<ValidatedPoliciesDocument> {
+  const name = text(KEY_NAME_PATTERN, NAME_REASON);
+  const limit = strictObject<ValidatedLimit>(
+    { name, capacity: integer(1, MAX_CAPACITY, `is not an integer from 1 to ${MAX_CAPACITY}`), refill },
+    OBJECT_REASON,
+    checkExactness,
+  );
+  const timeout = `is not an integer from 1 to ${MAX_TIMEOUT_MS}`;
+  const policy = strictObject<ValidatedPolicy>(
+    {
+      limits: list(
+        limit,
+        "is not a list of limits",
+        { min: 1, max: MAX_LIMITS, lengthReason: `must list 1 to ${MAX_LIMITS} limits` },
+        checkUniqueNames,
+      ),
+      onError: choice(["open", "closed"], "open"),
+      mode: choice(["enforce", "shadow"], "enforce"),
+      timeoutMs: optional(integer(1, MAX_TIMEOUT_MS, timeout), DEFAULT_TIMEOUT_MS),
+      maxWaitMs: optional(integer(1, MAX_WAIT_MS, `is not an integer from 1 to ${MAX_WAIT_MS}`)),
+      lease: choice(["auto", "off"], "auto"),
+    },
+    OBJECT_REASON,
+    checkWaits,
+  );
+  const route = strictObject<ValidatedRoute>(
+    {
+      path: text(ROUTE_PATH, PATH_REASON),
+      methods: optional(
+        list(text(METHOD, METHOD_REASON), "is not a list of HTTP methods", {
+          min: 1,
+          lengthReason: "must list at least one method (omit the field to match every method)",
+        }),
+      ),
+      policy: leaf(v.string(), "is not a policy name"),
+      key: keySource,
+      fallback: optional(keySource),
+      cost: optional(integer(0, MAX_COST, `is not an integer from 0 to ${MAX_COST}`), 1),
+    },
+    OBJECT_REASON,
+  );
+  const policies = record(name, policy, "is not an object of named policies");
+  return strictObject<ValidatedPoliciesDocument>(
+    {
+      prefix: optional(name, "erl"),
+      policies: function nonEmpty(input, at, issues) {
+        const out = policies(input, at, issues);
+        if (out === INVALID || Object.keys(out).length > 0) return out;
+        issues.push({ path: at, message: "must define at least one policy", kind: "value" });
+        return INVALID;
+      },
+      routes: list(route, "is not a list of routes", null),
+      cors: optional(strictObject<{ origins: "*" | string[] }>({ origins }, OBJECT_REASON)),
+    },
+    OBJECT_REASON,
+    checkReferences,
+  );
+}
+
+let rule: Rule<ValidatedPoliciesDocument> | undefined;
+
+/**
+ * Validates a policies document; the rules are built on first use, so importing costs nothing.
+ *
+ * @example
+ * const checked = validateDocument(JSON.parse(text));
+ * if (!checked.ok) console.error(checked.issues.length);
+ */
+export function validateDocument(
+  input: unknown,
+): { ok: true; value: ValidatedPoliciesDocument } | { ok: false; issues: Issue[] } {
+  rule ??= documentRule();
+  const issues: Issue[] = [];
+  const value = rule(input, [], issues);
+  return value === INVALID ? { ok: false, issues } : { ok: true, value };
+}
