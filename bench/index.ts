@@ -6,6 +6,7 @@ import { assertBenchPolicies, PEER_POLICIES } from "./policies";
 import { writeResults } from "./report";
 import type { BenchResults } from "./results";
 import { runAccuracy } from "./scenarios/accuracy";
+import { runColdStart } from "./scenarios/cold-start";
 import { runCommands } from "./scenarios/commands";
 import { runFarStore } from "./scenarios/far-store";
 import { runKeys } from "./scenarios/keys";
@@ -42,6 +43,8 @@ Measures, each as a ratio against a baseline from the same run (alternating roun
      and store calls per decision
  11. a store 20 ms away each way: latency added to hot-key requests by leases, per-request decisions and
      @upstash/ratelimit
+ 12. cold start: the README's example app on the packed package vs the same app on @upstash/ratelimit —
+     bundle bytes (raw, gzip, minified) and a fresh workerd's time to first response
 Writes bench/results/<ISO date>.json, docs/benchmarks.md and docs/benchmarks-accuracy.svg.
 
 Options:
@@ -94,6 +97,7 @@ async function runAll(ctx: BenchContext, build: boolean): Promise<BenchResults> 
     await rig.stop();
   }
   const farStore = await runFarStore(ctx);
+  const coldStart = await runColdStart(ctx);
 
   ctx.log("starting four stacks (3 instances on/off, 1 and 2 instances on)");
   const stacks = await startBenchStacks(ctx);
@@ -125,6 +129,7 @@ async function runAll(ctx: BenchContext, build: boolean): Promise<BenchResults> 
     overload,
     keys,
     farStore,
+    coldStart,
   };
 }
 

@@ -167,6 +167,41 @@ function sections(r: BenchResults): string[] {
     ),
     ...overloadSection(r.overload),
     ...leaseSections(r),
+    ...coldStartSection(r.coldStart),
+  ];
+}
+
+function coldStartSection(c: BenchResults["coldStart"]): string[] {
+  const label = {
+    bare: "Hono alone (no limiter)",
+    ours: "edge-rate-limiter (packed)",
+    peer: "@upstash/ratelimit",
+  };
+  return [
+    "## 12. Cold start — the README's example app, ours vs `@upstash/ratelimit`",
+    `The README's middleware example built against the \`npm pack\`ed package, the same app (same two limits, Hono, \`@upstash/redis/cloudflare\`) on \`@upstash/ratelimit\` \`tokenBucket\`, and the bare Hono app, bundled as wrangler does (esbuild, workerd conditions). Cold start: a fresh workerd (Miniflare) started on the minified bundle until its first \`GET /api/hello\` (one decision by the store) answered, median of ${c.starts} starts per app, apps alternating. Evaluation: importing the minified bundle in a fresh Node process (V8 load + evaluation), median. The project's own worker (\`dist/worker/worker.js\`, minified): ${c.workerBytes.toLocaleString("en-US")} bytes.`,
+    table(
+      [
+        "app",
+        "bundle (B)",
+        "gzip",
+        "minified",
+        "minified gzip",
+        "minified beyond Hono",
+        "cold start (ms)",
+        "evaluation (ms)",
+      ],
+      c.sides.map((s) => [
+        label[s.name],
+        int(s.sizes.raw),
+        int(s.sizes.gzip),
+        int(s.sizes.minified),
+        int(s.sizes.minifiedGzip),
+        int(s.addedMinified),
+        `${fmt(s.coldStartMs, 0)} (${s.startsMs.map((m) => m.toFixed(0)).join(", ")})`,
+        fmt(s.evaluationMs, 1),
+      ]),
+    ),
   ];
 }
 

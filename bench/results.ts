@@ -1,5 +1,6 @@
 /** @module The shape of one benchmark run's figures: what the scenarios return, the goals judge and the report writes. */
 import type { AccuracyResult } from "./scenarios/accuracy";
+import type { ColdStartResult } from "./scenarios/cold-start";
 import type { CommandsResult } from "./scenarios/commands";
 import type { FarStoreResult } from "./scenarios/far-store";
 import type { KeysResult } from "./scenarios/keys";
@@ -29,4 +30,5 @@ export interface BenchResults {
   overload: OverloadResult;
   keys: KeysResult;
   farStore: FarStoreResult;
+  coldStart: ColdStartResult;
 }
