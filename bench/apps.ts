@@ -1,5 +1,6 @@
 /** @module The README's middleware example, the same app on @upstash/ratelimit and on nothing, bundled as wrangler would. */
-import { writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
@@ -10,6 +11,8 @@ export interface BundleSizes {
   gzip: number;
   minified: number;
   minifiedGzip: number;
+  /** Minified bytes per npm package in the bundle (the app's own code under "app"). */
+  packages: Record<string, number>;
 }
 
 /** The apps compared: `ours` is the README example verbatim but for the store's URL and token. */
@@ -74,6 +77,28 @@ function bare(): string {
 }
 
 /**
+ * `npm pack` of the repo (its `dist` must be built), unpacked into `<dir>/node_modules` as `npm install` of
+ * the tarball would; `dir` gets a package.json of its own, so imports of `edge-rate-limiter` from it reach
+ * the packed copy, not the repo (which has that name too).
+ *
+ * @example
+ * await installPacked(repoRoot, dir);
+ */
+export async function installPacked(repoRoot: string, dir: string): Promise<void> {
+  await writeFile(
+    join(dir, "package.json"),
+    '{ "name": "cold-start-app", "private": true, "type": "module" }\n',
+  );
+  const tarball = execFileSync("npm", ["pack", "--silent", "--pack-destination", dir], {
+    cwd: repoRoot,
+    encoding: "utf8",
+  }).trim();
+  const target = join(dir, "node_modules", "edge-rate-limiter");
+  await mkdir(target, { recursive: true });
+  execFileSync("tar", ["-xzf", join(dir, tarball), "-C", target, "--strip-components=1"]);
+}
+
+/**
  * Writes the three apps into `dir` (which must resolve `edge-rate-limiter`, hono and the Upstash packages).
  *
  * @example
@@ -85,7 +110,18 @@ export async function writeApps(dir: string, url: string, token: string): Promis
   await writeFile(join(dir, "bare.js"), bare());
 }
 
-async function bundle(entry: string, minify: boolean, outfile?: string): Promise<Uint8Array> {
+function packageOf(input: string): string {
+  const match = /node_modules\/((?:@[^/]+\/)?[^/]+)\/(?!.*node_modules\/)/.exec(input);
+  // The apps themselves live under node_modules/.cache (see cold-start.ts): a dot-name is no package.
+  const name = match?.[1];
+  return name && !name.startsWith(".") ? name : "app";
+}
+
+async function bundle(
+  entry: string,
+  minify: boolean,
+  outfile?: string,
+): Promise<{ code: Uint8Array; packages: Record<string, number> }> {
   const out = await build({
     entryPoints: [entry],
     bundle: true,
@@ -97,11 +133,20 @@ async function bundle(entry: string, minify: boolean, outfile?: string): Promise
     minify,
     loader: { ".lua": "text" },
     write: false,
+    metafile: true,
+    outfile: outfile ?? "bundle.js",
     logLevel: "warning",
   });
   const code = out.outputFiles[0]?.contents ?? new Uint8Array();
   if (outfile) await writeFile(outfile, code);
-  return code;
+  const packages: Record<string, number> = {};
+  for (const output of Object.values(out.metafile.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const name = packageOf(input);
+      packages[name] = (packages[name] ?? 0) + bytesInOutput;
+    }
+  }
+  return { code, packages };
 }
 
 /**
@@ -115,14 +160,15 @@ export async function bundleApp(
   app: AppName,
 ): Promise<{ sizes: BundleSizes; minifiedPath: string }> {
   const minifiedPath = join(dir, `${app}.min.js`);
-  const raw = await bundle(join(dir, `${app}.js`), false);
+  const raw = (await bundle(join(dir, `${app}.js`), false)).code;
   const min = await bundle(join(dir, `${app}.js`), true, minifiedPath);
   return {
     sizes: {
       raw: raw.byteLength,
       gzip: gzipSync(raw).byteLength,
-      minified: min.byteLength,
-      minifiedGzip: gzipSync(min).byteLength,
+      minified: min.code.byteLength,
+      minifiedGzip: gzipSync(min.code).byteLength,
+      packages: min.packages,
     },
     minifiedPath,
   };
