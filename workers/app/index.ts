@@ -1,6 +1,8 @@
 /** @module The edge app: CORS, health and metrics, the check API, then the rate-limited gateway. */
-import { Hono } from "hono";
+import type { Hono } from "hono";
 import { cors } from "hono/cors";
+import { HonoBase } from "hono/hono-base";
+import { RegExpRouter } from "hono/router/reg-exp-router";
 import { RATE_LIMIT_HEADERS } from "../headers";
 import { problem } from "../http/problem";
 import type { Limiter } from "../limiter";
@@ -28,7 +30,9 @@ export interface AppOptions {
  */
 export function createApp(options: AppOptions): Hono {
   const { limiter, instanceId } = options;
-  const app = new Hono();
+  // RegExpRouter alone (Hono's fastest, and its default's first choice) handles every route here; `new Hono()`
+  // would also bundle SmartRouter and TrieRouter into every isolate's script.
+  const app: Hono = new HonoBase({ router: new RegExpRouter() });
   const { origins } = limiter.policies.cors;
   const routeHeaders = limiter.policies.routes.flatMap((r) =>
     [r.key, r.fallback].flatMap((k) => (k?.kind === "header" ? [k.name] : [])),
