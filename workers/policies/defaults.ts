@@ -29,4 +29,5 @@ export const DEFAULT_POLICIES = {
 } satisfies PoliciesDocument;
 
 /** {@link DEFAULT_POLICIES} as JSON text, the form the `POLICIES` variable takes. */
-export const DEFAULT_POLICIES_JSON: string = JSON.stringify(DEFAULT_POLICIES, null, 2);
+// Pure: an app that never reads it leaves it (and DEFAULT_POLICIES) out of its bundle.
+export const DEFAULT_POLICIES_JSON: string = /* @__PURE__ */ JSON.stringify(DEFAULT_POLICIES, null, 2);
