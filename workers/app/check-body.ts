@@ -29,10 +29,17 @@ function wrongType(expected: string, value: unknown): string {
  * @example
  * keyProblems(""); // ["must not be empty"]
  */
+// zod checked the length of anything that has one, so `[]` was both not text and empty.
+function textProblems(value: unknown): string[] {
+  const problems = typeof value === "string" ? [] : [wrongType("string", value)];
+  const length = (value as { length?: unknown } | null | undefined)?.length;
+  if (length !== undefined && length !== null && !((length as number) >= 1)) problems.push("must not be empty");
+  return problems;
+}
+
 export function keyProblems(key: unknown): string[] {
-  if (typeof key !== "string") return [wrongType("string", key)];
-  const problems: string[] = [];
-  if (key.length < 1) problems.push("must not be empty");
+  if (typeof key !== "string") return textProblems(key);
+  const problems = textProblems(key);
   if (new TextEncoder().encode(key).byteLength > MAX_KEY_BYTES)
     problems.push(`must be at most ${MAX_KEY_BYTES} bytes`);
   return problems;
@@ -61,14 +68,13 @@ export function parseCheckBody(json: unknown): { ok: true; value: CheckBody } | 
   const body = json as Record<string, unknown>;
   const problems: string[] = [];
   const policy = body.policy;
-  if (typeof policy !== "string") problems.push(`policy: ${wrongType("string", policy)}`);
-  else if (policy.length < 1) problems.push("policy: must not be empty");
+  for (const reason of textProblems(policy)) problems.push(`policy: ${reason}`);
   for (const reason of keyProblems(body.key)) problems.push(`key: ${reason}`);
   const cost = body.cost === undefined ? 1 : body.cost;
   for (const reason of costProblems(cost)) problems.push(`cost: ${reason}`);
   const unknown = Object.keys(body).filter((name) => !FIELDS.includes(name));
   if (unknown.length > 0) {
-    const names = unknown.map((name) => JSON.stringify(name)).join(", ");
+    const names = unknown.map((name) => `"${name}"`).join(", ");
     problems.push(`body: Unrecognized key${unknown.length > 1 ? "s" : ""}: ${names}`);
   }
   if (problems.length > 0) return { ok: false, error: problems.join("; ") };

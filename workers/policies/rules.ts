@@ -7,9 +7,14 @@ export interface Issue {
   message: string;
   /** `value`: "<path>: <value> <message>"; `name`: a rejected object key; `field`: an unknown field. */
   kind: "value" | "name" | "field";
+  /**
+   * The value has the wrong type or can't be parsed, so checks across fields that contain it are skipped
+   * (they would only repeat it). A value that is merely out of range or badly spelt still reaches them.
+   */
+  abort: boolean;
 }
 
-/** What a rule returns for input it rejected (its issues are already recorded). */
+/** What a rule returns when it has no value to give (its issues are already recorded). */
 export const INVALID: unique symbol = Symbol("invalid");
 export type Invalid = typeof INVALID;
 
@@ -20,17 +25,28 @@ export type Rule<T> = (input: unknown, at: PropertyKey[], issues: Issue[]) => T 
 export type Fields<T> = { [K in keyof T]-?: Rule<T[K]> };
 
 /**
- * A rule from a valibot schema: any failure is one issue with the fixed `reason`.
+ * Whether an issue recorded since `before` makes the value unusable for checks across fields.
+ *
+ * @example
+ * if (!aborted(issues, before)) refine(value);
+ */
+export function aborted(issues: readonly Issue[], before: number): boolean {
+  return issues.slice(before).some((issue) => issue.abort);
+}
+
+/**
+ * A rule from a valibot schema: any failure is one issue with the fixed `reason`; with `abort` false the
+ * input still flows on as the value (a misspelt name can still be compared with the others).
  *
  * @example
  * const name = leaf(v.pipe(v.string(), v.regex(/^[a-z]+$/)), "is not a name");
  */
-export function leaf<T>(schema: v.GenericSchema<unknown, T>, reason: string): Rule<T> {
+export function leaf<T>(schema: v.GenericSchema<unknown, T>, reason: string, abort = true): Rule<T> {
   return function checkLeaf(input, at, issues) {
     const result = v.safeParse(schema, input);
     if (result.success) return result.output;
-    issues.push({ path: at, message: reason, kind: "value" });
-    return INVALID;
+    issues.push({ path: at, message: reason, kind: "value", abort });
+    return abort ? INVALID : (input as T);
   };
 }
 
@@ -52,7 +68,7 @@ function isObject(input: unknown): input is Record<string, unknown> {
 
 /**
  * An object with exactly the given fields. Every field is checked and every unknown field reported (valibot's
- * strictObject stops at the first), then `refine` sees the fields that passed (and the input), for checks across fields.
+ * strictObject stops at the first); unless a field aborted, `refine` then checks across fields.
  *
  * @example
  * const point = strictObject<{ x: number }>({ x: integer(0, 9, "is not a digit") }, "is not an object");
@@ -60,13 +76,13 @@ function isObject(input: unknown): input is Record<string, unknown> {
 export function strictObject<T extends object>(
   fields: Fields<T>,
   reason: string,
-  refine?: (value: Partial<T>, at: PropertyKey[], issues: Issue[], input: Record<string, unknown>) => void,
+  refine?: (value: Partial<T>, at: PropertyKey[], issues: Issue[]) => void,
 ): Rule<T> {
   const names = Object.keys(fields) as (keyof T & string)[];
   const unknownReason = `unknown field (expected one of: ${names.join(", ")})`;
   return function checkObject(input, at, issues) {
     if (!isObject(input)) {
-      issues.push({ path: at, message: reason, kind: "value" });
+      issues.push({ path: at, message: reason, kind: "value", abort: true });
       return INVALID;
     }
     const before = issues.length;
@@ -77,16 +93,17 @@ export function strictObject<T extends object>(
     }
     for (const name of Object.keys(input)) {
       if (!Object.hasOwn(fields, name))
-        issues.push({ path: [...at, name], message: unknownReason, kind: "field" });
+        issues.push({ path: [...at, name], message: unknownReason, kind: "field", abort: false });
     }
-    refine?.(value, at, issues, input);
-    return issues.length === before ? (value as T) : INVALID;
+    if (aborted(issues, before)) return INVALID;
+    refine?.(value, at, issues);
+    return value as T;
   };
 }
 
 /**
- * An array of 1..`max` (by default) entries: a wrong length is the only issue reported for it, otherwise each
- * entry is checked, then `refine` sees the raw entries.
+ * An array, optionally of `min`..`max` entries: a wrong length is the only issue reported for it, otherwise
+ * each entry is checked, then (unless an entry aborted) `refine` sees the entries.
  *
  * @example
  * const tags = list(leaf(v.string(), "is not text"), "is not a list", { min: 1, max: 8, lengthReason: "must list 1 to 8" });
@@ -95,22 +112,28 @@ export function list<T>(
   item: Rule<T>,
   reason: string,
   bounds: { min: number; max?: number; lengthReason: string } | null,
-  refine?: (entries: unknown[], at: PropertyKey[], issues: Issue[]) => void,
+  refine?: (entries: (T | Invalid)[], at: PropertyKey[], issues: Issue[]) => void,
 ): Rule<T[]> {
   return function checkList(input, at, issues) {
     const length = (input as { length?: unknown } | null)?.length;
     const outOfBounds =
       bounds && typeof length === "number" && (length < bounds.min || length > (bounds.max ?? length));
     // As zod did, text of the wrong length draws both messages: it is not a list, and its length is wrong.
-    if (!Array.isArray(input)) issues.push({ path: at, message: reason, kind: "value" });
-    if (outOfBounds) issues.push({ path: at, message: bounds.lengthReason, kind: "value" });
+    if (!Array.isArray(input)) issues.push({ path: at, message: reason, kind: "value", abort: true });
+    if (outOfBounds) {
+      // Only the length is reported, but entries that could never be used still stop checks across fields.
+      const unseen: Issue[] = [];
+      if (Array.isArray(input)) for (let i = 0; i < input.length; i++) item(input[i], [...at, i], unseen);
+      issues.push({ path: at, message: bounds.lengthReason, kind: "value", abort: aborted(unseen, 0) });
+    }
     if (!Array.isArray(input) || outOfBounds) return INVALID;
     const before = issues.length;
     const out: (T | Invalid)[] = [];
     // A loop, not map: a sparse array's holes are entries left out, which must be reported.
     for (let i = 0; i < input.length; i++) out.push(item(input[i], [...at, i], issues));
-    refine?.(input, at, issues);
-    return issues.length === before ? (out as T[]) : INVALID;
+    if (aborted(issues, before)) return INVALID;
+    refine?.(out, at, issues);
+    return out.filter((entry): entry is T => entry !== INVALID);
   };
 }
 
@@ -123,7 +146,7 @@ export function list<T>(
 export function record<T>(name: Rule<string>, entry: Rule<T>, reason: string): Rule<Record<string, T>> {
   return function checkRecord(input, at, issues) {
     if (!isObject(input) || Object.getPrototypeOf(input) !== Object.prototype) {
-      issues.push({ path: at, message: reason, kind: "value" });
+      issues.push({ path: at, message: reason, kind: "value", abort: true });
       return INVALID;
     }
     const before = issues.length;
@@ -132,35 +155,36 @@ export function record<T>(name: Rule<string>, entry: Rule<T>, reason: string): R
       // JSON.parse makes "__proto__" an own key; assigning it would set a prototype, not define an entry.
       if (key === "__proto__") continue;
       const nameIssues: Issue[] = [];
-      if (name(key, [...at, key], nameIssues) === INVALID) {
-        for (const issue of nameIssues) issues.push({ ...issue, kind: "name" });
+      name(key, [...at, key], nameIssues);
+      if (nameIssues.length > 0) {
+        for (const issue of nameIssues) issues.push({ ...issue, kind: "name", abort: true });
         continue;
       }
       const value = entry(input[key], [...at, key], issues);
       if (value !== INVALID) out.push([key, value]);
     }
-    return issues.length === before ? Object.fromEntries(out) : INVALID;
+    return aborted(issues, before) ? INVALID : Object.fromEntries(out);
   };
 }
 
 /**
- * An integer from `min` to `max`. Reported like zod's `int().min().max()`: a fraction once, an integer
- * beyond 2^53 once for that and once per bound it breaks.
+ * An integer from `min` to `max`. Reported like zod's `int().min().max()`: a wrong type or a fraction once
+ * (aborting), an integer beyond 2^53 once for that and once per bound it breaks.
  *
  * @example
- * integer(1, 10, "is not from 1 to 10")(11, ["n"], issues); // INVALID, one issue
+ * integer(1, 10, "is not from 1 to 10")(11, ["n"], issues); // 11, with one issue
  */
 export function integer(min: number, max: number, reason: string): Rule<number> {
   const number = v.number();
   return function checkInteger(input, at, issues) {
-    const before = issues.length;
-    const add = () => issues.push({ path: at, message: reason, kind: "value" });
-    if (!v.is(number, input) || !Number.isInteger(input)) add();
-    else {
-      if (!Number.isSafeInteger(input)) add();
-      if (input < min) add();
-      if (input > max) add();
+    const add = (abort: boolean) => issues.push({ path: at, message: reason, kind: "value", abort });
+    if (!v.is(number, input) || !Number.isInteger(input)) {
+      add(true);
+      return INVALID;
     }
-    return issues.length === before ? (input as number) : INVALID;
+    if (!Number.isSafeInteger(input)) add(false);
+    if (input < min) add(false);
+    if (input > max) add(false);
+    return input;
   };
 }

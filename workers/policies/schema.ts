@@ -2,7 +2,18 @@
 import * as v from "valibot";
 import { KEY_NAME_PATTERN } from "../../lua/keys";
 import { checkRefill, MAX_REFILL_TOKENS, REFILL_SYNTAX, type RefillRate } from "./refill";
-import { INVALID, type Issue, integer, leaf, list, optional, type Rule, record, strictObject } from "./rules";
+import {
+  INVALID,
+  type Invalid,
+  type Issue,
+  integer,
+  leaf,
+  list,
+  optional,
+  type Rule,
+  record,
+  strictObject,
+} from "./rules";
 
 /** Where a request's identity comes from: the client IP, or a request header such as an API key. */
 export type KeySource = { kind: "ip" } | { kind: "header"; name: string };
@@ -96,8 +107,12 @@ const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}$/;
 const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Z]{1,32}$/;
 const ROUTE_PATH = /^\/[^\s?#]{0,2047}$/;
 
+// Not text at all aborts; text that doesn't match still flows on (two equal misspelt names are still duplicates).
 function text(pattern: RegExp, reason: string): Rule<string> {
-  return leaf(v.pipe(v.string(), v.regex(pattern)), reason);
+  const isText = leaf(v.string(), reason);
+  const matches = leaf(v.pipe(v.string(), v.regex(pattern)), reason, false);
+  return (input, at, issues) =>
+    isText(input, at, []) === INVALID ? isText(input, at, issues) : matches(input, at, issues);
 }
 
 function choice<const T extends string>(options: readonly [T, T], fallback: T): Rule<T> {
@@ -113,14 +128,14 @@ function keySource(input: unknown, at: PropertyKey[], issues: Issue[]): KeySourc
   const header =
     typeof input === "string" && input.startsWith("header:") ? input.slice("header:".length) : "";
   if (HEADER_NAME.test(header)) return { kind: "header", name: header.toLowerCase() };
-  issues.push({ path: at, message: KEY_REASON, kind: "value" });
+  issues.push({ path: at, message: KEY_REASON, kind: "value", abort: true });
   return INVALID;
 }
 
 function refill(input: unknown, at: PropertyKey[], issues: Issue[]): RefillRate | typeof INVALID {
   const checked = typeof input === "string" ? checkRefill(input) : { reason: REFILL_SYNTAX };
   if ("rate" in checked) return checked.rate;
-  issues.push({ path: at, message: checked.reason, kind: "value" });
+  issues.push({ path: at, message: checked.reason, kind: "value", abort: true });
   return INVALID;
 }
 
@@ -141,23 +156,25 @@ function checkExactness(limit: Partial<ValidatedLimit>, at: PropertyKey[], issue
   issues.push({
     path: [...at, "capacity"],
     kind: "value",
+    abort: false,
     message:
       `× refill interval ${limit.refill.intervalMs} ms exceeds Number.MAX_SAFE_INTEGER (${Number.MAX_SAFE_INTEGER}): ` +
       "the Lua script stores tokens scaled by the interval as exact integers; lower the capacity or shorten the refill period",
   });
 }
 
-function checkUniqueNames(limits: unknown[], at: PropertyKey[], issues: Issue[]): void {
+function checkUniqueNames(limits: (ValidatedLimit | Invalid)[], at: PropertyKey[], issues: Issue[]): void {
   const seen = new Map<string, number>();
   limits.forEach((limit, i) => {
-    const name = (limit as { name?: unknown } | null)?.name;
-    if (typeof name !== "string" || !KEY_NAME_PATTERN.test(name)) return;
+    if (limit === INVALID) return;
+    const name = limit.name;
     const first = seen.get(name);
     if (first === undefined) seen.set(name, i);
     else
       issues.push({
         path: [...at, i, "name"],
         kind: "value",
+        abort: false,
         message: `is also the name of limits[${first}] (limit names must be unique within a policy)`,
       });
   });
@@ -169,52 +186,51 @@ function checkWaits(policy: Partial<ValidatedPolicy>, at: PropertyKey[], issues:
   issues.push({
     path: [...at, "maxWaitMs"],
     kind: "value",
+    abort: false,
     message: `is less than timeoutMs (${policy.timeoutMs}): the ceiling on a busy store's wait must be at least the silence that counts as unavailable`,
   });
 }
 
-function origins(input: unknown, at: PropertyKey[], issues: Issue[]): "*" | string[] | typeof INVALID {
+function checkMix(list: ("*" | string | Invalid)[], at: PropertyKey[], issues: Issue[]): void {
+  if (!list.includes("*") || list.length === 1) return;
+  issues.push({
+    path: at,
+    message: 'mixes "*" with other origins (use "*" alone to allow every origin)',
+    kind: "value",
+    abort: false,
+  });
+}
+
+function origins(input: unknown, at: PropertyKey[], issues: Issue[]): "*" | string[] | Invalid {
   if (input === "*") return "*";
   if (!Array.isArray(input)) {
-    issues.push({ path: at, message: ORIGINS_REASON, kind: "value" });
+    issues.push({ path: at, message: ORIGINS_REASON, kind: "value", abort: true });
     return INVALID;
   }
-  const origin = leaf(
+  const isText = leaf(v.string(), ORIGIN_REASON);
+  const isOriginText = leaf(
     v.pipe(
       v.string(),
       v.check((t) => t === "*" || isOrigin(t)),
     ),
     ORIGIN_REASON,
+    false,
   );
-  const list_ = list(origin, ORIGINS_REASON, null)(input, at, issues);
-  if (list_ === INVALID) return INVALID;
-  if (!list_.includes("*") || list_.length === 1) return list_;
-  issues.push({
-    path: at,
-    message: 'mixes "*" with other origins (use "*" alone to allow every origin)',
-    kind: "value",
-  });
-  return INVALID;
+  const origin: Rule<string> = (entry, path, found) =>
+    isText(entry, path, []) === INVALID ? isText(entry, path, found) : isOriginText(entry, path, found);
+  return list(origin, ORIGINS_REASON, null, checkMix)(input, at, issues);
 }
 
-// Reads the routes as written: a route with other problems still names its policy.
-function checkReferences(
-  doc: Partial<ValidatedPoliciesDocument>,
-  _at: PropertyKey[],
-  issues: Issue[],
-  input: Record<string, unknown>,
-): void {
+function checkReferences(doc: Partial<ValidatedPoliciesDocument>, _at: PropertyKey[], issues: Issue[]): void {
   const defined = doc.policies ? Object.keys(doc.policies) : [];
   // With no policies at all, "must define at least one policy" already says it; one error per route is noise.
   if (defined.length === 0) return;
-  const routes = input.routes;
-  if (!Array.isArray(routes)) return;
-  routes.forEach((route, i) => {
-    const policy = (route as { policy?: unknown } | null)?.policy;
-    if (typeof policy !== "string" || Object.hasOwn(doc.policies ?? {}, policy)) return;
+  (doc.routes ?? []).forEach((route, i) => {
+    if (Object.hasOwn(doc.policies ?? {}, route.policy)) return;
     issues.push({
       path: ["routes", i, "policy"],
       kind: "value",
+      abort: false,
       message: `is not a defined policy (defined: ${defined.map((n) => JSON.stringify(n)).join(", ")})`,
     });
   });
@@ -268,8 +284,8 @@ function documentRule(): Rule<ValidatedPoliciesDocument> {
       policies: function nonEmpty(input, at, issues) {
         const out = policies(input, at, issues);
         if (out === INVALID || Object.keys(out).length > 0) return out;
-        issues.push({ path: at, message: "must define at least one policy", kind: "value" });
-        return INVALID;
+        issues.push({ path: at, message: "must define at least one policy", kind: "value", abort: false });
+        return out;
       },
       routes: list(route, "is not a list of routes", null),
       cors: optional(strictObject<{ origins: "*" | string[] }>({ origins }, OBJECT_REASON)),
@@ -294,5 +310,5 @@ export function validateDocument(
   rule ??= documentRule();
   const issues: Issue[] = [];
   const value = rule(input, [], issues);
-  return value === INVALID ? { ok: false, issues } : { ok: true, value };
+  return value === INVALID || issues.length > 0 ? { ok: false, issues } : { ok: true, value };
 }
