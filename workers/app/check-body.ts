@@ -23,23 +23,24 @@ function wrongType(expected: string, value: unknown): string {
   return `Invalid input: expected ${expected}, received ${typeName(value)}`;
 }
 
+// zod checked the length of anything that has one, so `[]` was both not text and empty.
+function textProblems(value: unknown): string[] {
+  const problems = typeof value === "string" ? [] : [wrongType("string", value)];
+  const length = (value as { length?: unknown } | null | undefined)?.length;
+  if (length !== undefined && length !== null && !((length as number) >= 1))
+    problems.push("must not be empty");
+  return problems;
+}
+
 /**
  * Why `key` can't name a bucket (empty, or longer than the identity limit), or nothing.
  *
  * @example
  * keyProblems(""); // ["must not be empty"]
  */
-// zod checked the length of anything that has one, so `[]` was both not text and empty.
-function textProblems(value: unknown): string[] {
-  const problems = typeof value === "string" ? [] : [wrongType("string", value)];
-  const length = (value as { length?: unknown } | null | undefined)?.length;
-  if (length !== undefined && length !== null && !((length as number) >= 1)) problems.push("must not be empty");
-  return problems;
-}
-
 export function keyProblems(key: unknown): string[] {
-  if (typeof key !== "string") return textProblems(key);
   const problems = textProblems(key);
+  if (typeof key !== "string") return problems;
   if (new TextEncoder().encode(key).byteLength > MAX_KEY_BYTES)
     problems.push(`must be at most ${MAX_KEY_BYTES} bytes`);
   return problems;
