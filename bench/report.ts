@@ -3,16 +3,23 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { REPO_ROOT } from "../local/process";
 import { goals, whyNot } from "./goals";
+import { coldStartSection } from "./report-cold-start";
 import type { BenchResults } from "./results";
 import { accuracySvg } from "./svg";
 
 const SVG_NAME = "benchmarks-accuracy.svg";
 
-const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : "n/a");
-const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "n/a");
+export const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : "n/a");
+export const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "n/a");
 const yes = (met: boolean) => (met ? "**met**" : "not met");
 
-function table(head: string[], rows: (string | number)[][]): string {
+/**
+ * A Markdown table.
+ *
+ * @example
+ * table(["a", "b"], [[1, 2]]); // "| a | b |\n| --- | --- |\n| 1 | 2 |"
+ */
+export function table(head: string[], rows: (string | number)[][]): string {
   const line = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
   return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
 }
@@ -168,40 +175,6 @@ function sections(r: BenchResults): string[] {
     ...overloadSection(r.overload),
     ...leaseSections(r),
     ...coldStartSection(r.coldStart),
-  ];
-}
-
-function coldStartSection(c: BenchResults["coldStart"]): string[] {
-  const label = {
-    bare: "Hono alone (no limiter)",
-    ours: "edge-rate-limiter (packed)",
-    peer: "@upstash/ratelimit",
-  };
-  return [
-    "## 12. Cold start — the README's example app, ours vs `@upstash/ratelimit`",
-    `The README's middleware example built against the \`npm pack\`ed package, the same app (same two limits, Hono, \`@upstash/redis/cloudflare\`) on \`@upstash/ratelimit\` \`tokenBucket\`, and the bare Hono app, bundled as wrangler does (esbuild, workerd conditions). Cold start: a fresh workerd (Miniflare) started on the minified bundle until its first \`GET /api/hello\` (one decision by the store) answered, median of ${c.starts} starts per app, apps alternating. Evaluation: CPU time to import the minified bundle in a fresh Node process (V8 load + evaluation, the README example's module-scope \`parsePolicies\` and \`createLimiter\` included), median. The project's own worker (\`dist/worker/worker.js\`, minified): ${c.workerBytes.toLocaleString("en-US")} bytes.`,
-    table(
-      [
-        "app",
-        "bundle (B)",
-        "gzip",
-        "minified",
-        "minified gzip",
-        "minified beyond Hono",
-        "cold start (ms)",
-        "evaluation CPU (ms)",
-      ],
-      c.sides.map((s) => [
-        label[s.name],
-        int(s.sizes.raw),
-        int(s.sizes.gzip),
-        int(s.sizes.minified),
-        int(s.sizes.minifiedGzip),
-        int(s.addedMinified),
-        `${fmt(s.coldStartMs, 0)} (${s.startsMs.map((m) => m.toFixed(0)).join(", ")})`,
-        fmt(s.evaluationCpuMs, 1),
-      ]),
-    ),
   ];
 }
 

@@ -1,6 +1,13 @@
-/** @module The policies document's rules (valibot leaves, see rules.ts): the single source of its checks, defaults and types. */
+/** @module The policies document's rules (valibot leaves, see rules.ts): the single source of its checks and defaults. */
 import * as v from "valibot";
 import { KEY_NAME_PATTERN } from "../../lua/keys";
+import type {
+  KeySource,
+  ValidatedLimit,
+  ValidatedPoliciesDocument,
+  ValidatedPolicy,
+  ValidatedRoute,
+} from "./document";
 import { checkRefill, MAX_REFILL_TOKENS, REFILL_SYNTAX, type RefillRate } from "./refill";
 import {
   INVALID,
@@ -15,8 +22,17 @@ import {
   strictObject,
 } from "./rules";
 
-/** Where a request's identity comes from: the client IP, or a request header such as an API key. */
-export type KeySource = { kind: "ip" } | { kind: "header"; name: string };
+export type {
+  KeySource,
+  LimitDocument,
+  PoliciesDocument,
+  PolicyDocument,
+  RouteDocument,
+  ValidatedLimit,
+  ValidatedPoliciesDocument,
+  ValidatedPolicy,
+  ValidatedRoute,
+} from "./document";
 
 export const MAX_LIMITS = 8;
 export const MAX_CAPACITY = MAX_REFILL_TOKENS;
@@ -27,68 +43,6 @@ export const MAX_WAIT_MS = 60_000;
 export const DEFAULT_TIMEOUT_MS = 1000;
 /** The ceiling on one decision's wait while the store is busy but answering. */
 export const DEFAULT_MAX_WAIT_MS = 5000;
-
-/** One limit as written: `refill` is `"<tokens>/<period>"`. */
-export interface LimitDocument {
-  name: string;
-  capacity: number;
-  refill: string;
-}
-/** A policy as written: optional fields may be left out. */
-export interface PolicyDocument {
-  limits: LimitDocument[];
-  onError?: "open" | "closed";
-  mode?: "enforce" | "shadow";
-  timeoutMs?: number;
-  maxWaitMs?: number;
-  lease?: "auto" | "off";
-}
-/** A route as written: `key` and `fallback` are `"ip"` or `"header:<name>"`. */
-export interface RouteDocument {
-  path: string;
-  methods?: string[];
-  policy: string;
-  key: string;
-  fallback?: string;
-  cost?: number;
-}
-/** The policies document as written: optional fields may be left out. */
-export interface PoliciesDocument {
-  prefix?: string;
-  policies: Record<string, PolicyDocument>;
-  routes: RouteDocument[];
-  cors?: { origins: "*" | string[] };
-}
-
-export interface ValidatedLimit {
-  name: string;
-  capacity: number;
-  refill: RefillRate;
-}
-export interface ValidatedPolicy {
-  limits: ValidatedLimit[];
-  onError: "open" | "closed";
-  mode: "enforce" | "shadow";
-  timeoutMs: number;
-  /** Absent, it is DEFAULT_MAX_WAIT_MS or timeoutMs, whichever is longer (see compile.ts). */
-  maxWaitMs: number | undefined;
-  lease: "auto" | "off";
-}
-export interface ValidatedRoute {
-  path: string;
-  methods: string[] | undefined;
-  policy: string;
-  key: KeySource;
-  fallback: KeySource | undefined;
-  cost: number;
-}
-/** The policies document once validated: defaults filled in, refill rates and key sources parsed. */
-export interface ValidatedPoliciesDocument {
-  prefix: string;
-  policies: Record<string, ValidatedPolicy>;
-  routes: ValidatedRoute[];
-  cors: { origins: "*" | string[] } | undefined;
-}
 
 // Reasons read as the continuation of `<path>: <value> …` (see errors.ts).
 const NAME_REASON = 'is not a valid name (1 to 64 characters: letters, digits, "_", "." or "-")';
