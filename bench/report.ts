@@ -182,7 +182,7 @@ function leaseSections(r: BenchResults): string[] {
   const side = (f: { okPerSec: number; p50Ms: number }) => `${int(f.okPerSec)} (p50 ${fmt(f.p50Ms)})`;
   return [
     "## 10. Key distributions — token leases on vs off",
-    `wrk through NGINX to 3 instances. Leases on: \`/bench/*\` (the default \`"lease": "auto"\`); per request: \`/nolease/*\`, the same bucket with \`"lease": "off"\`; off: the limiting-off stack. Store calls per decision: EVALSHA/EVAL calls Redis served ÷ requests answered, in a separate ${r.quick ? 1 : 3} s run per side.`,
+    `wrk through NGINX to 3 instances. Leases on: \`/bench/*\` (the default \`"lease": "auto"\`); per request: \`/nolease/*\`, the same bucket with \`"lease": "off"\`; off: the limiting-off stack. Store calls per decision: EVALSHA/EVAL calls Redis served ÷ requests answered, in a separate ${r.quick ? 1 : 3} s run per side right after 1 s of the same load (a key is leased once it has been hot for half a second).`,
     table(
       [
         "keys",

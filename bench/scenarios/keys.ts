@@ -35,7 +35,10 @@ async function scriptCalls(redis: IoRedis): Promise<number> {
   return [...info.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)].reduce((s, m) => s + Number(m[1]), 0);
 }
 
-/** Store calls per answered request for one side, from Redis' own counters around a short wrk run. */
+/**
+ * Store calls per answered request for one side, from Redis' own counters around a short wrk run, after
+ * a second of the same load (keys turn hot, and so leased, after half a second of traffic).
+ */
 async function callsPerDecision(
   ctx: BenchContext,
   redis: IoRedis,
@@ -43,6 +46,7 @@ async function callsPerDecision(
   script: string,
   env: Record<string, string>,
 ): Promise<number> {
+  await runWrk({ url, connections: ctx.connections, seconds: 1, script, env });
   const before = await scriptCalls(redis);
   const result = await runWrk({ url, connections: ctx.connections, seconds: ctx.quick ? 1 : 3, script, env });
   const calls = (await scriptCalls(redis)) - before;
