@@ -51,8 +51,9 @@ export class StoreHealth {
    * probe's success closes the breaker.
    */
   answered(nowMs: number, startedMs: number): void {
+    // Only a healthy store's silences: an answer that ends an outage measures the outage, not the load.
     const silence = nowMs - Math.max(this.lastAnswerMs, startedMs);
-    if (silence > this.longestSilenceMs) this.longestSilenceMs = silence;
+    if (this.state === "closed" && silence > this.longestSilenceMs) this.longestSilenceMs = silence;
     this.lastAnswerMs = Math.max(this.lastAnswerMs, nowMs);
     if (this.state === "closed") return;
     this.cooldownMs = BREAKER_COOLDOWN_MS.first;
