@@ -170,7 +170,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     const key = cacheKey(policy, identity);
     const entry = policy.lease === "auto" && cost > 0 ? leases.touch(key, now) : null;
     if (entry && leases.spend(entry, cost, now)) {
-      if (leases.running(entry, now, policy.maxWaitMs)) {
+      if (leases.runningLow(entry, now, policy.maxWaitMs)) {
         const want = leases.wanted(entry, now, policy.maxWaitMs);
         const keys = await keysOf(policy, identity);
         leaseInBackground(policy, keys, entry, { want, refund: 0 }, options);

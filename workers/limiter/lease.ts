@@ -79,7 +79,7 @@ export class LeaseTable {
   }
 
   /**
-   * The lease size to ask for: the key's rate over the last window × the horizon, or 0 for a key that
+   * The lease size to ask for: the key's rate (last or current window) × the horizon, or 0 for a key that
    * isn't hot. Only one lease request per key is in flight; others ask for their own cost only.
    */
   wanted(entry: LeaseEntry, nowMs: number, staleAfterMs: number): number {
@@ -92,7 +92,7 @@ export class LeaseTable {
   }
 
   /** Whether a key served from its lease should top it up in the background: half of a lease is left. */
-  running(entry: LeaseEntry, nowMs: number, staleAfterMs: number): boolean {
+  runningLow(entry: LeaseEntry, nowMs: number, staleAfterMs: number): boolean {
     const want = this.wanted(entry, nowMs, staleAfterMs);
     return want > 0 && entry.tokens * 2 <= want;
   }
