@@ -142,10 +142,18 @@ async function hang(
   return { samples: await load.stop(), stoppedAt, resumedAt };
 }
 
-function expectFailModeWhileHung(samples: Sample[], stoppedAt: number, resumedAt: number): void {
+// With Redis hung the proxy is alive: its own deadline (1 s) can answer first, "Redis did not answer"
+// (redis_error), racing the edge's silence (redis_timeout). With the proxy hung only the edge can tell.
+const HUNG_REASONS: Record<Part, string[]> = {
+  redis: ["redis_error", "redis_timeout", "redis_unavailable"],
+  "rest-proxy": ["redis_timeout", "redis_unavailable"],
+};
+
+function expectFailModeWhileHung(part: Part, samples: Sample[], stoppedAt: number, resumedAt: number): void {
   expect(samples.filter((s) => s.status !== 200)).toEqual([]);
   const during = samples.filter((s) => s.startedAt >= stoppedAt && s.startedAt + s.ms < resumedAt);
-  expect(new Set(during.map((s) => s.reason))).toEqual(new Set(["redis_timeout", "redis_unavailable"]));
+  expect(during.filter((s) => !HUNG_REASONS[part].includes(s.reason ?? ""))).toEqual([]);
+  expect(during.some((s) => s.reason === "redis_unavailable")).toBe(true);
   // The first answers wait out the silence (one wave per instance), never longer.
   expect(Math.max(...during.map((s) => s.ms))).toBeLessThan(DEFAULT_TIMEOUT_MS + 50);
   // Once every instance's breaker is open, nothing waits.
@@ -181,7 +189,7 @@ describe("outages with default policy settings", () => {
   for (const part of ["redis", "rest-proxy"] as const) {
     it(`${part} hung (SIGSTOP) under load: fail mode within timeoutMs, then in < 10 ms; exact within 1 s of SIGCONT`, async () => {
       const { samples, stoppedAt, resumedAt } = await hang(part, 2500);
-      expectFailModeWhileHung(samples, stoppedAt, resumedAt);
+      expectFailModeWhileHung(part, samples, stoppedAt, resumedAt);
       const ms = recoveredAfter(samples, resumedAt);
       console.log(
         `${part} hung: ${samples.length} requests; decided by Redis again ${ms.toFixed(0)} ms after SIGCONT`,
