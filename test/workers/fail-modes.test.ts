@@ -42,12 +42,15 @@ async function recovery(path: string, ip: string): Promise<number> {
   throw new Error("no decision by Redis within 5 s");
 }
 
-/** Open answers 200, closed answers 503, both by the breaker without asking the store. */
+/**
+ * Open answers 200, closed answers 503, both by the breaker without asking the store: the typical answer
+ * within the issue's 10 ms, none near the policies' 50 ms wait (client-side times on shared cores).
+ */
 async function expectBreakerAnswers(ip: string): Promise<void> {
+  const times: number[] = [];
   for (let i = 0; i < 3; i++) {
     const open = await timed("/open/x", ip);
     expect([open.res.status, open.res.headers.get("X-RateLimit-Reason")]).toEqual([200, "redis_unavailable"]);
-    expect(open.ms).toBeLessThan(BREAKER_BOUND_MS);
     const closed = await timed("/closed/x", ip);
     expect([closed.res.status, closed.res.headers.get("Retry-After")]).toEqual([503, "1"]);
     expect(JSON.parse(closed.body)).toMatchObject({
@@ -55,8 +58,11 @@ async function expectBreakerAnswers(ip: string): Promise<void> {
       reason: "redis_unavailable",
       policy: "closed",
     });
-    expect(closed.ms).toBeLessThan(BREAKER_BOUND_MS);
+    times.push(open.ms, closed.ms);
   }
+  times.sort((a, b) => a - b);
+  expect(times[Math.floor(times.length / 2)]).toBeLessThan(BREAKER_BOUND_MS);
+  expect(times.at(-1)).toBeLessThan(50);
 }
 
 const breaker = (source: string, policy: string, outcome: string) =>
@@ -80,6 +86,13 @@ describe("fail modes behind the breaker", () => {
       expect(await metric('erl_breaker_transitions_total{instance="edge-1",to="half_open"}')).toBe(1);
       expect(await breaker("breaker", "open", "redis_unavailable")).toBe(6);
       expect(await breaker("breaker", "closed", "redis_unavailable")).toBe(6);
+      // A 50 ms silence opened the breaker; a policy that tolerates 1 s of silence still asks the store.
+      const patient = await timed("/slow/x", "203.0.113.1");
+      expect([patient.res.status, patient.res.headers.get("X-RateLimit-Reason")]).toEqual([
+        200,
+        "redis_timeout",
+      ]);
+      expect(patient.ms).toBeGreaterThanOrEqual(1000);
     } finally {
       stack.proxy.process.child.kill("SIGCONT");
       back = await recovery("/closed/x", "203.0.113.1");

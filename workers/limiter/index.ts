@@ -99,7 +99,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
   function recordFailure(policy: CompiledPolicy, failure: StoreFailure, probe: boolean): void {
     const timedOut = failure.reason === "redis_timeout";
     metrics.inc(timedOut ? "erl_redis_timeouts_total" : "erl_redis_errors_total", { policy: policy.name });
-    if (failure.kind === "unavailable") health.unavailable(Date.now(), probe);
+    if (failure.kind === "unavailable") health.unavailable(Date.now(), probe, failure.silenceMs);
     if (!timedOut || failure.kind === "overloaded")
       console.error(`edge-rate-limiter: Redis error: ${failure.message}`);
   }
@@ -182,7 +182,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
       metrics.inc("erl_denied_cache_hits_total", { policy: policy.name });
       return fromResult(policy, cost, cached, true);
     }
-    const admission = health.admit(now, policy.maxWaitMs);
+    const admission = health.admit(now, policy);
     if (admission === "skip") return failMode(policy, cost, "redis_unavailable", true);
     const keys = await keysOf(policy, identity);
     if (admission === "probe") {
@@ -256,7 +256,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
       );
       denied.forget(cacheKey(policy, identity));
       leases.forget(cacheKey(policy, identity));
-      const admission = health.admit(Date.now(), policy.maxWaitMs);
+      const admission = health.admit(Date.now(), policy);
       if (admission === "skip") throw new Error("the store is unavailable (circuit breaker open)");
       const outcome = await callStore(health, policy, () => client().del(...keys));
       if (outcome.ok) return;

@@ -3,7 +3,7 @@ import type { StoreHealth } from "./store-health";
 
 /** How a store call failed: `unavailable` feeds the breaker; `reply` means Redis answered with an error. */
 export type StoreFailure =
-  | { kind: "unavailable"; reason: "redis_timeout" | "redis_error"; message: string }
+  | { kind: "unavailable"; reason: "redis_timeout" | "redis_error"; message: string; silenceMs?: number }
   | { kind: "reply"; reason: "redis_error"; message: string }
   | { kind: "overloaded"; reason: "redis_timeout"; message: string };
 
@@ -79,7 +79,8 @@ export function callStore<T>(
       const behind = now - dueMs > BEHIND_MS;
       if (now - silentSinceMs >= limits.timeoutMs && !behind) {
         const message = `the store answered nothing for ${now - silentSinceMs} ms (timeoutMs ${limits.timeoutMs})`;
-        finish({ ok: false, failure: { kind: "unavailable", reason: "redis_timeout", message } });
+        const silenceMs = now - silentSinceMs;
+        finish({ ok: false, failure: { kind: "unavailable", reason: "redis_timeout", message, silenceMs } });
         return;
       }
       const next = Math.max(

@@ -15,7 +15,7 @@ export const BREAKER_COOLDOWN_MS = { first: 100, max: 500 } as const;
  *
  * @example
  * const health = new StoreHealth((to) => console.log(`breaker ${to}`));
- * if (health.admit(Date.now(), 5000) !== "skip") { ...ask...; health.answered(Date.now(), startedMs); }
+ * if (health.admit(Date.now(), policy) !== "skip") { ...ask...; health.answered(Date.now(), startedMs); }
  */
 export class StoreHealth {
   /** When the store last answered anything in this isolate (ms); progress that keeps waiting requests waiting. */
@@ -29,16 +29,23 @@ export class StoreHealth {
   private cooldownMs: number = BREAKER_COOLDOWN_MS.first;
   private reopenAtMs = 0;
   private probeStartedMs = Number.NEGATIVE_INFINITY;
+  /**
+   * The evidence that opened the breaker: the silence (ms) a call sat through, or Infinity for a failure
+   * (refused, gateway error). A policy that tolerates a longer silence than that still asks the store.
+   */
+  private evidenceMs = Number.POSITIVE_INFINITY;
 
   constructor(private readonly onTransition: (to: BreakerState) => void = () => {}) {}
 
   /**
    * Whether a decision starting now may ask the store. While open, the first decision after the
    * cool-down becomes the probe; a probe that never reports back (its request was cancelled) is
-   * replaced after `probeLostMs`.
+   * replaced after the policy's `maxWaitMs`. A policy whose `timeoutMs` is longer than the silence that
+   * opened the breaker asks anyway: by its own rule the store is not unavailable yet.
    */
-  admit(nowMs: number, probeLostMs: number): Admission {
-    if (this.state === "closed") return "ask";
+  admit(nowMs: number, limits: { timeoutMs: number; maxWaitMs: number }): Admission {
+    if (this.state === "closed" || limits.timeoutMs > this.evidenceMs) return "ask";
+    const probeLostMs = limits.maxWaitMs;
     if (this.state === "open" && nowMs < this.reopenAtMs) return "skip";
     if (this.state === "half_open" && nowMs - this.probeStartedMs < probeLostMs) return "skip";
     this.probeStartedMs = nowMs;
@@ -61,13 +68,15 @@ export class StoreHealth {
   }
 
   /**
-   * The store is unavailable (connection refused, a gateway error, silence past the policy's timeout):
-   * open the breaker, or after a failed probe reopen it with a doubled cool-down. A straggler that
-   * failed while the breaker was already open changes nothing.
+   * The store is unavailable (connection refused, a gateway error: `evidenceMs` Infinity; or a silence of
+   * `evidenceMs` past the policy's timeout): open the breaker, or after a failed probe reopen it with a
+   * doubled cool-down. A straggler that failed while the breaker was already open only adds evidence.
    */
-  unavailable(nowMs: number, wasProbe: boolean): void {
+  unavailable(nowMs: number, wasProbe: boolean, evidenceMs = Number.POSITIVE_INFINITY): void {
+    if (this.state !== "closed") this.evidenceMs = Math.max(this.evidenceMs, evidenceMs);
     if (this.state === "open" && !wasProbe) return;
     if (this.state === "half_open" && !wasProbe) return;
+    if (this.state === "closed") this.evidenceMs = evidenceMs;
     if (wasProbe) this.cooldownMs = Math.min(this.cooldownMs * 2, BREAKER_COOLDOWN_MS.max);
     this.reopenAtMs = nowMs + this.cooldownMs;
     this.transition("open");
