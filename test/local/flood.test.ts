@@ -154,8 +154,9 @@ function expectFailModeWhileHung(part: Part, samples: Sample[], stoppedAt: numbe
   const during = samples.filter((s) => s.startedAt >= stoppedAt && s.startedAt + s.ms < resumedAt);
   expect(during.filter((s) => !HUNG_REASONS[part].includes(s.reason ?? ""))).toEqual([]);
   expect(during.some((s) => s.reason === "redis_unavailable")).toBe(true);
-  // The first answers wait out the silence (one wave per instance), never longer.
-  expect(Math.max(...during.map((s) => s.ms))).toBeLessThan(DEFAULT_TIMEOUT_MS + 50);
+  // The first answers wait out the silence (one wave per instance), never much longer: the 50 ms
+  // allowance plus 100 ms for NGINX and this client on two shared cores (seen: up to +77 ms).
+  expect(Math.max(...during.map((s) => s.ms))).toBeLessThan(DEFAULT_TIMEOUT_MS + 150);
   // Once every instance's breaker is open, nothing waits.
   const afterOpen = during.filter((s) => s.startedAt > stoppedAt + DEFAULT_TIMEOUT_MS + 100);
   expect(afterOpen.length).toBeGreaterThan(50);
