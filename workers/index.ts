@@ -5,7 +5,6 @@ export { bindingLimit, decisionHeaders, RATE_LIMIT_HEADERS } from "./headers";
 export { PROBLEM_TYPES } from "./http/problem";
 export { identify } from "./identity";
 export {
-  type BreakerState,
   type CheckOptions,
   createLimiter,
   type Decision,

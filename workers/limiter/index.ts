@@ -5,7 +5,7 @@ import type { CompiledPolicies, CompiledPolicy } from "../policies";
 import { DeniedCache } from "./denied-cache";
 import { LEASE_HORIZON_MS, type LeaseEntry, LeaseTable } from "./lease";
 import { callStore, type StoreFailure } from "./store-call";
-import { type BreakerState, StoreHealth } from "./store-health";
+import { StoreHealth } from "./store-health";
 import type { Decision, DecisionReason, RedisLike } from "./types";
 
 export { DeniedCache } from "./denied-cache";
@@ -36,8 +36,6 @@ export interface CheckOptions {
 export interface Limiter {
   readonly policies: CompiledPolicies;
   readonly metrics: Metrics;
-  /** The isolate's circuit breaker over the store: `open` while the store is unavailable. */
-  readonly breaker: () => BreakerState;
   /** Takes `cost` tokens for `identity` under `policy` (0 inspects), deciding by fail mode when Redis can't. */
   check(policy: CompiledPolicy, identity: string, cost: number, options?: CheckOptions): Promise<Decision>;
   /** Deletes the identity's buckets for the policy: the next request finds them full. */
@@ -240,7 +238,6 @@ export function createLimiter(options: LimiterOptions): Limiter {
   return {
     policies: options.policies,
     metrics,
-    breaker: () => health.state,
     async check(policy, identity, cost, checkOptions = {}) {
       const decision = await decide(policy, identity, cost, checkOptions);
       const outcome = decision.shadowed ? `shadow_${decision.reason}` : decision.reason;
