@@ -56,7 +56,11 @@ describe("token bucket merged takes", () => {
       retries: [3_600_000],
     });
     // Nothing left: a second merged take grants none and writes nothing.
-    expect(summary(await take([hourly("b", 50)], 1, 5))).toMatchObject({ granted: 0, taken: 0, remaining: [0] });
+    expect(summary(await take([hourly("b", 50)], 1, 5))).toMatchObject({
+      granted: 0,
+      taken: 0,
+      remaining: [0],
+    });
   });
 
   it("is bounded by the tightest limit, all-or-nothing per request", async () => {
