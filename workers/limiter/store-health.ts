@@ -55,11 +55,12 @@ export class StoreHealth {
 
   /**
    * The store answered a call that started at `startedMs` (a result or a Redis error reply): it is up; a
-   * probe's success closes the breaker.
+   * probe's success closes the breaker. `silenceMs`, when the caller measured it net of the isolate's own
+   * stalls, is how long the store had been silent.
    */
-  answered(nowMs: number, startedMs: number): void {
+  answered(nowMs: number, startedMs: number, silenceMs?: number): void {
     // Only a healthy store's silences: an answer that ends an outage measures the outage, not the load.
-    const silence = nowMs - Math.max(this.lastAnswerMs, startedMs);
+    const silence = silenceMs ?? nowMs - Math.max(this.lastAnswerMs, startedMs);
     if (this.state === "closed" && silence > this.longestSilenceMs) this.longestSilenceMs = silence;
     this.lastAnswerMs = Math.max(this.lastAnswerMs, nowMs);
     if (this.state === "closed") return;

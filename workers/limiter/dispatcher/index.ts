@@ -4,15 +4,18 @@ import type { Metrics } from "../../metrics";
 import type { StoreFailure, StoreOutcome, WaitLimits } from "../store-call";
 import type { StoreHealth } from "../store-health";
 import type { RedisLike } from "../types";
+import { type Mark, StallClock } from "./stall";
 import { type Ask, type Flight, fail, mergeTakes, runTakes, settle } from "./takes";
 
 export type { Ask } from "./takes";
 
 /** How many store calls an isolate keeps in flight, and how many takes one call carries (see configuration.md). */
-export const DISPATCH_DEFAULTS = { maxInFlight: 4, maxTakesPerCall: 128 } as const;
+export const DISPATCH_DEFAULTS = { maxInFlight: 2, maxTakesPerCall: 128 } as const;
 
-/** How late a timer may fire before the isolate counts as behind on its events (workerd timers are ms-exact). */
-const BEHIND_MS = 10;
+/** How often the request that sent a call looks at the clock while it is in flight: the isolate's stalls show. */
+const TICK_MS = 20;
+/** However the isolate stalls, a decision waits at most this many times its `maxWaitMs`: it never hangs. */
+const CEILING_FACTOR = 3;
 
 export interface DispatchOptions {
   maxInFlight?: number;
@@ -20,7 +23,7 @@ export interface DispatchOptions {
 }
 
 /** What a decision asks the store: its bucket, cost and lease, and how long it may wait. */
-export type AskInput = Omit<Ask, "queuedMs" | "outcome" | "carrier">;
+export type AskInput = Omit<Ask, "queued" | "outcome" | "carrier">;
 
 /**
  * The isolate's store dispatcher. A decision that finds a free slot leaves at once, carrying every
@@ -42,6 +45,9 @@ export class StoreDispatcher {
   private readonly busyGroups = new Map<string, Flight>();
   private readonly maxInFlight: number;
   private readonly maxTakesPerCall: number;
+  private readonly stall = new StallClock();
+  /** The store's last answer to any call of this isolate. */
+  private lastAnswer: Mark = { atMs: Number.NEGATIVE_INFINITY, stallMs: 0 };
 
   constructor(
     private readonly client: () => RedisLike,
@@ -69,45 +75,54 @@ export class StoreDispatcher {
     limits: WaitLimits,
     waitUntil?: (promise: Promise<unknown>) => void,
   ): Promise<StoreOutcome<BucketResult>> {
-    let ask: Ask = { ...input, queuedMs: Date.now() };
+    let ask: Ask = { ...input, queued: this.stall.mark(Date.now()) };
     this.queue.add(ask);
     let retried = false;
-    let dueMs = ask.queuedMs;
+    let mine: Flight | undefined;
+    let dueMs = Number.POSITIVE_INFINITY;
     for (;;) {
       if (ask.outcome) return this.finish(ask);
       if (ask.carrier?.done) {
         // The call that carried this decision ended without its outcome: its sender was cancelled.
         if (retried) return this.finish(ask, lost());
         retried = true;
-        ask = { ...input, queuedMs: ask.queuedMs };
-        this.launch([ask], waitUntil);
+        ask = { ...input, queued: ask.queued };
+        mine = this.launch([ask], waitUntil);
         continue;
       }
       const now = Date.now();
-      const stop = this.deadline(ask, limits, now, now - dueMs > BEHIND_MS);
+      if (now >= dueMs) this.stall.observe(dueMs, now);
+      const stop = this.deadline(ask, limits, now);
       if (stop) return this.finish(ask, stop);
-      const sent = ask.carrier ? undefined : this.launchIfFree(ask, waitUntil);
+      if (!ask.carrier) mine = this.launchIfFree(ask, waitUntil) ?? mine;
       // This request's own call first (it must await what it sent), then the call its bucket waits for,
       // then the oldest call: a slot frees when it lands.
       const target =
-        ask.carrier ?? sent ?? this.busyGroups.get(ask.group) ?? this.flights.values().next().value;
-      const waitMs = this.nextCheckMs(ask, limits, now);
+        mine && !mine.done ? mine : (ask.carrier ?? this.busyGroups.get(ask.group) ?? this.oldest());
+      const waitMs = Math.min(
+        this.nextCheckMs(ask, limits, now),
+        mine && !mine.done ? TICK_MS : Number.POSITIVE_INFINITY,
+      );
       dueMs = now + waitMs;
       await wake(target?.promise, waitMs);
     }
   }
 
-  /** Why this decision must stop waiting now, if it must: the store fell silent, or it waited `maxWaitMs`. */
-  private deadline(ask: Ask, limits: WaitLimits, now: number, behind: boolean): StoreFailure | undefined {
-    const silentSince = this.silentSinceMs(ask);
-    // A timer that fires late means this isolate is behind on its own events: answers may be queued
-    // behind it, unseen. Look again once they have run, so a busy isolate never reads as a silent store.
-    if (silentSince !== undefined && !behind && now - silentSince >= limits.timeoutMs) {
-      const silenceMs = now - silentSince;
+  /**
+   * Why this decision must stop waiting now, if it must: calls are in flight and the store has answered
+   * none of them for `timeoutMs` (unavailable), or the decision has waited `maxWaitMs` (busy). Both count
+   * only time the isolate could run: a stall of its own is not the store's doing.
+   */
+  private deadline(ask: Ask, limits: WaitLimits, now: number): StoreFailure | undefined {
+    const silent = this.silentSince(ask);
+    const silenceMs = silent ? this.stall.since(silent, now) : 0;
+    if (silenceMs >= limits.timeoutMs) {
       const message = `the store answered nothing for ${silenceMs} ms (timeoutMs ${limits.timeoutMs})`;
       return { kind: "unavailable", reason: "redis_timeout", message, silenceMs };
     }
-    if (now - ask.queuedMs < limits.maxWaitMs) return undefined;
+    const waitedMs = this.stall.since(ask.queued, now);
+    const ceiling = now - ask.queued.atMs >= CEILING_FACTOR * limits.maxWaitMs;
+    if (waitedMs < limits.maxWaitMs && !ceiling) return undefined;
     const message = `the store was busy: no answer within maxWaitMs (${limits.maxWaitMs} ms)`;
     return { kind: "overloaded", reason: "redis_timeout", message };
   }
@@ -117,17 +132,24 @@ export class StoreDispatcher {
    * since the oldest of them left (or since this decision arrived, whichever is later). Undefined when no
    * call is in flight: waiting for a slot is queueing, not silence.
    */
-  private silentSinceMs(ask: Ask): number | undefined {
-    let oldest: number | undefined;
-    for (const flight of this.flights) oldest = Math.min(oldest ?? flight.startedMs, flight.startedMs);
-    return oldest === undefined ? undefined : Math.max(this.health.lastAnswerMs, oldest, ask.queuedMs);
+  private silentSince(ask: Ask): Mark | undefined {
+    const oldest = this.oldest();
+    if (!oldest) return undefined;
+    let since = oldest.started;
+    for (const mark of [this.lastAnswer, ask.queued]) if (mark.atMs > since.atMs) since = mark;
+    return since;
   }
 
+  private oldest(): Flight | undefined {
+    return this.flights.values().next().value;
+  }
+
+  /** Milliseconds until this decision's next deadline, if nothing answers and the isolate does not stall. */
   private nextCheckMs(ask: Ask, limits: WaitLimits, now: number): number {
-    const silentSince = this.silentSinceMs(ask);
-    const maxWaitAt = ask.queuedMs + limits.maxWaitMs;
-    const at = silentSince === undefined ? maxWaitAt : Math.min(silentSince + limits.timeoutMs, maxWaitAt);
-    return Math.max(1, at - now);
+    const silent = this.silentSince(ask);
+    const toMaxWait = limits.maxWaitMs - this.stall.since(ask.queued, now);
+    const toSilence = silent ? limits.timeoutMs - this.stall.since(silent, now) : Number.POSITIVE_INFINITY;
+    return Math.max(1, Math.min(toMaxWait, toSilence));
   }
 
   /**
@@ -151,15 +173,22 @@ export class StoreDispatcher {
 
   /** Starts one call for `batch` from this request's context; the caller awaits it. */
   private launch(batch: Ask[], waitUntil?: (promise: Promise<unknown>) => void): Flight {
-    const startedMs = Date.now();
+    const started = this.stall.mark(Date.now());
     const takes = mergeTakes(batch);
     const groups = new Set(batch.map((a) => a.group));
-    const flight: Flight = { promise: Promise.resolve(), startedMs, groups, done: false, waiting: batch.length };
+    const flight: Flight = {
+      promise: Promise.resolve(),
+      started,
+      groups,
+      done: false,
+      waiting: batch.length,
+    };
     let waitedMs = 0;
     for (const ask of batch) {
       ask.carrier = flight;
-      waitedMs = Math.max(waitedMs, startedMs - ask.queuedMs);
-      this.metrics.inc("erl_store_queue_wait_ms_total", {}, startedMs - ask.queuedMs);
+      const queuedMs = this.stall.since(ask.queued, started.atMs);
+      waitedMs = Math.max(waitedMs, queuedMs);
+      this.metrics.inc("erl_store_queue_wait_ms_total", {}, queuedMs);
     }
     if (waitedMs > this.metrics.get("erl_store_queue_wait_max_ms"))
       this.metrics.set("erl_store_queue_wait_max_ms", {}, waitedMs);
@@ -175,7 +204,7 @@ export class StoreDispatcher {
             };
             answered = settle(take, reply) || answered;
           });
-          if (answered) this.health.answered(Date.now(), startedMs);
+          if (answered) this.answered(flight);
         },
         (error: unknown) => fail(batch, error),
       )
@@ -188,6 +217,15 @@ export class StoreDispatcher {
     this.metrics.set("erl_store_calls_in_flight", {}, this.flights.size);
     waitUntil?.(flight.promise);
     return flight;
+  }
+
+  /** The store answered `flight`: how long it had been silent (net of the isolate's stalls) goes to health. */
+  private answered(flight: Flight): void {
+    const now = Date.now();
+    const since = this.lastAnswer.atMs > flight.started.atMs ? this.lastAnswer : flight.started;
+    this.health.answered(now, flight.started.atMs, this.stall.since(since, now));
+    this.lastAnswer = this.stall.mark(now);
+    this.metrics.set("erl_edge_stalled_ms", {}, this.stall.totalMs);
   }
 
   private land(flight: Flight): void {

@@ -11,6 +11,7 @@ import {
 } from "../../../lua";
 import { classifyStoreError, type StoreOutcome } from "../store-call";
 import type { PipelineLike, RedisLike } from "../types";
+import type { Mark } from "./stall";
 
 /** One decision waiting for the store: plain data, shared by the requests of an isolate. */
 export interface Ask {
@@ -20,8 +21,8 @@ export interface Ask {
   readonly limits: readonly LimitSpec[];
   readonly cost: number;
   readonly lease?: LeaseArgs;
-  /** When the decision joined the queue (local clock, ms). */
-  readonly queuedMs: number;
+  /** When the decision joined the queue (local clock, ms), with the isolate's stalls by then. */
+  readonly queued: Mark;
   /** Set by the call that carried it, before that call's promise settles. */
   outcome?: StoreOutcome<BucketResult>;
   /** The call that carries it, once sent. */
@@ -31,7 +32,7 @@ export interface Ask {
 /** One store call in flight: started by a live request that awaits it (or keeps it alive with waitUntil). */
 export interface Flight {
   promise: Promise<void>;
-  readonly startedMs: number;
+  readonly started: Mark;
   readonly groups: ReadonlySet<string>;
   done: boolean;
   /** Decisions it carries that still wait for it. */
