@@ -1,7 +1,7 @@
 /** @module Writes a run's results: bench/results/<ISO date>.json (raw), docs/benchmarks.md and its SVG plot. */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { REPO_ROOT } from "../local/process";
+import { REPO_ROOT } from "../local/support";
 import { goals, whyNot } from "./goals";
 import { coldStartSection } from "./report-cold-start";
 import type { BenchResults } from "./results";

@@ -1,7 +1,14 @@
 /** @module `npm start`: builds the worker, starts the local stack, prints its status, stops it on Ctrl-C. */
 import { spawnSync } from "node:child_process";
-import { failUsage, orFail, PORT_RANGE, policiesFlag, readFlags, wholeNumber } from "../cli";
-import { ensureSystemDeps } from "../system-deps";
+import {
+  ensureSystemDeps,
+  failUsage,
+  orFail,
+  PORT_RANGE,
+  policiesFlag,
+  readFlags,
+  wholeNumber,
+} from "../support";
 import { type Stack, startStack } from "./index";
 
 const HELP = `Usage: npm start -- [options]

@@ -1,5 +1,5 @@
 /** @module Keeps the stack's processes alive: reports a death, restarts with backoff, gives up on a crash loop. */
-import type { ManagedProcess } from "../process";
+import type { ManagedProcess } from "../support";
 
 /** One supervised part of the stack. */
 export interface PartSpec {

@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type ManagedProcess, spawnManaged, waitUntil } from "../../local/process";
+import { type ManagedProcess, spawnManaged, waitUntil } from "../../local/support";
 
 export interface Launcher {
   process: ManagedProcess;
@@ -45,7 +45,7 @@ export function alive(pid: number): boolean {
   }
 }
 
-/** The workerd processes an edge host (`local/edge/cli.ts`) runs. */
+/** The workerd processes an edge host (`local/stack/edge/cli.ts`) runs. */
 export function workerdPids(hostPid: number): number[] {
   try {
     return execFileSync("pgrep", ["-P", String(hostPid), "workerd"], { encoding: "utf8" })

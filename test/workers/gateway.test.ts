@@ -1,8 +1,8 @@
 import { createServer, type Server } from "node:http";
 import { parseList } from "structured-headers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEdge } from "../../local/edge";
-import { freePort } from "../../local/process";
+import { startEdge } from "../../local/stack";
+import { freePort } from "../../local/support";
 import { type EdgeStack, getAs, startEdgeStack } from "../helpers/edge-stack";
 import { TEST_POLICIES } from "../helpers/policies";
 

@@ -1,7 +1,6 @@
 /** @module The proxy when Redis goes away, hangs or comes back, and when the proxy itself is stopped. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitUntil } from "../../../local/process";
-import { type RedisServer, startRedis } from "../../../local/redis";
+import { type RedisServer, startRedis, waitUntil } from "../../../local/support";
 import { post, startTestProxy, type TestProxy } from "../../helpers/proxy";
 
 const TIMEOUT_MS = 500;

@@ -1,6 +1,13 @@
 /** @module `npm run dev`: the Workers developer's loop, wrangler dev with a private Redis and REST proxy; Ctrl-C stops all. */
-import { failUsage, orFail, PORT_RANGE, policiesFlag, readFlags, wholeNumber } from "../cli";
-import { ensureSystemDeps } from "../system-deps";
+import {
+  ensureSystemDeps,
+  failUsage,
+  orFail,
+  PORT_RANGE,
+  policiesFlag,
+  readFlags,
+  wholeNumber,
+} from "../../support";
 import { startDev } from "./index";
 
 const HELP = `Usage: npm run dev -- [options]

@@ -1,14 +1,23 @@
 /** @module Child processes for the stack and the tests: free ports, spawn with captured output, wait, stop. */
 import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
- * The repository's root directory. Computed here only: this file sits two levels down both as source
- * (local/process/index.ts) and inside the plain-JS builds (dist/local/<part>.js).
+ * The repository's root directory: the nearest folder above this module that holds package.json. Found,
+ * not counted, because this module runs both as source (local/support/process/) and bundled into the
+ * plain-JS parts (dist/local/<part>.js), which sit at different depths.
  */
-export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
+export const REPO_ROOT = findRoot(dirname(fileURLToPath(import.meta.url)));
+
+function findRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, "package.json"))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+  }
+}
 
 /**
  * An absolute path inside the repository.

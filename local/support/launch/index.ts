@@ -6,8 +6,8 @@ import { freePort, type ManagedProcess, REPO_ROOT, repoPath, spawnManaged, waitU
 /** The Node parts and their TypeScript entries; `npm run build` writes each as `dist/local/<name>.js`. */
 export const NODE_PARTS = {
   "rest-proxy": "local/rest-proxy/cli.ts",
-  edge: "local/edge/cli.ts",
-  gateway: "local/gateway/cli.ts",
+  edge: "local/stack/edge/cli.ts",
+  gateway: "local/stack/gateway/cli.ts",
 } as const;
 
 export type NodePartName = keyof typeof NODE_PARTS;
@@ -114,7 +114,7 @@ export async function startProxyProcess(options: ProxyProcessOptions): Promise<P
   return { url, port, token, process: child, stop: () => child.stop() };
 }
 
-/** An edge instance (`local/edge/cli.ts`: the bundled worker in workerd) as its own process. */
+/** An edge instance (`local/stack/edge/cli.ts`: the bundled worker in workerd) as its own process. */
 export interface EdgeProcess {
   url: string;
   port: number;
