@@ -245,15 +245,17 @@ export function createClusterBackend(
     waitReady(ms) {
       if (cluster.status === "ready") return Promise.resolve(true);
       return new Promise((resolve) => {
-        const timer = setTimeout(() => {
-          cluster.off("ready", onReady);
-          resolve(false);
-        }, ms);
-        const onReady = () => {
+        const done = (ready: boolean) => {
           clearTimeout(timer);
-          resolve(true);
+          cluster.off("ready", onReady);
+          cluster.off("error", onError);
+          resolve(ready);
         };
+        const timer = setTimeout(() => done(false), ms);
+        const onReady = () => done(true);
+        const onError = () => done(false);
         cluster.once("ready", onReady);
+        cluster.once("error", onError);
       });
     },
     async close() {

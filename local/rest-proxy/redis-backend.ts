@@ -25,7 +25,7 @@ export interface RedisBackend {
   subscriber(): Redis | null;
   /** Whether the shared connections are up. */
   isReady(): boolean;
-  /** Resolves true once the shared connections are ready, false after `timeoutMs`. */
+  /** Resolves true once the shared connections are ready; false at a failed attempt or after `timeoutMs`. */
   waitReady(timeoutMs: number): Promise<boolean>;
   /** Lets pending replies arrive, then closes every connection. */
   close(): Promise<void>;
@@ -80,11 +80,14 @@ function waitForReady(redis: Redis, timeoutMs: number): Promise<boolean> {
     const done = (ok: boolean) => {
       clearTimeout(timer);
       redis.off("ready", onReady);
+      redis.off("error", onError);
       resolve(ok);
     };
     const onReady = () => done(true);
+    const onError = () => done(false);
     const timer = setTimeout(() => done(false), timeoutMs);
     redis.on("ready", onReady);
+    redis.on("error", onError);
   });
 }
 

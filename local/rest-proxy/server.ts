@@ -24,8 +24,9 @@ export interface ProxyServer {
   close(): Promise<void>;
 }
 
-// How long Redis gets to come up before the proxy listens anyway (requests meanwhile get 503 JSON).
-const STARTUP_REDIS_WAIT_MS = 5000;
+// The proxy listens once Redis is connected, or its first attempt failed, or after this long, whichever
+// comes first; until Redis answers, requests get 503 JSON.
+const STARTUP_REDIS_WAIT_MS = 1000;
 /** The kernel caps it at net.core.somaxconn. */
 const LISTEN_BACKLOG = 65_535;
 
@@ -81,9 +82,12 @@ export function createProxyServer(
   }
 
   async function listen(): Promise<RunningProxy> {
-    if (!(await backend.waitReady(STARTUP_REDIS_WAIT_MS))) {
-      settings.log("rest-proxy: Redis is not reachable yet; answering 503 until it is");
-    }
+    // Listen at once, Redis or not: a caller gets a 503 JSON answer it understands rather than a refused
+    // connection, and a launcher sees the proxy up (and its port ours) without waiting on Redis.
+    void backend.waitReady(STARTUP_REDIS_WAIT_MS).then((ready) => {
+      if (!ready && !closing)
+        settings.log("rest-proxy: Redis is not reachable yet; answering 503 until it is");
+    });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       // Every edge opens a connection per concurrent decision: a burst of a thousand overflows Node's

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_POLICIES, type PoliciesDocument } from "../../workers/policies";
 import {
+  claimPorts,
   freePort,
   type ManagedProcess,
   pingRedis,
@@ -32,7 +33,7 @@ export interface StackOptions {
   redisUrl?: string;
   /** Start a local Redis Cluster (3 masters, 1 replica each) instead of one Redis; excludes `redisUrl`. */
   redisCluster?: boolean;
-  /** The REST proxy's port (default 8079; 0 = a free port). */
+  /** The REST proxy's port (default: a free one). */
   proxyPort?: number;
   /** Limiting off: the same stack answering without Redis calls (benchmark baseline). */
   limitingOff?: boolean;
@@ -123,6 +124,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   try {
     if (options.redisCluster && options.redisUrl)
       throw new Error("redisCluster and redisUrl exclude each other");
+    // Every port that was asked for, before anything starts: a taken one is an error, not a restart loop.
+    const free = await claimPorts([
+      { port: options.port ?? 8080, flag: "--port" },
+      { port: options.proxyPort ?? 0, flag: "--proxy-port" },
+      { port: options.demoPort ?? 0, flag: "--demo-port" },
+    ]);
+    if (!free.ok) throw new Error(free.error);
     let redisUrl = options.redisUrl;
     if (options.redisCluster) {
       cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 });
@@ -140,7 +148,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       throw new Error(`--redis-url ${redisUrl}: no Redis answers PING there`);
     }
 
-    const proxyPort = await portFor(options.proxyPort, 8079);
+    const proxyPort = await portFor(options.proxyPort, 0);
     const proxyUrl = `http://127.0.0.1:${proxyPort}`;
     const proxyToken = randomBytes(24).toString("hex");
     await supervisor.add({
@@ -187,7 +195,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         startNginx({ listen: `127.0.0.1:${port}`, edges: edgePorts.map((p) => `127.0.0.1:${p}`), runDir }),
     });
     const url = `http://127.0.0.1:${port}`;
-    await waitUntil("the stack answers /healthz through NGINX", answers(`${url}/healthz`), {
+    // Ready means every part is the process this stack started and is still running (not one that died
+    // while an older process on its port answered), and the gateway answers through them.
+    const ready = async () => supervisor.allRunning() && (await answers(`${url}/healthz`)());
+    await waitUntil("every part runs and the stack answers /healthz through NGINX", ready, {
       timeoutMs: 15_000,
     });
     const demo = demoPort === null ? null : await startDemoServer({ apiUrl: url, port: demoPort });

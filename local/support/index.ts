@@ -32,6 +32,7 @@ export {
   startNodePart,
   startProxyProcess,
 } from "./launch";
+export { claimPorts, deterministicFailure, onStopRequest, type PortClaim, portHolder } from "./lifecycle";
 export { freePort, type ManagedProcess, REPO_ROOT, repoPath, spawnManaged, waitUntil } from "./process";
 export { pingRedis, type RedisServer, startRedis } from "./redis";
 export {
