@@ -11,7 +11,7 @@ import {
   readFlags,
   wholeNumber,
 } from "../support";
-import { type Stack, startStack } from "./index";
+import type { Stack } from "./start";
 
 const HELP = `Usage: npm start -- [options]
 
@@ -145,6 +145,8 @@ async function main(): Promise<void> {
       process.exit(0);
     });
   });
+  // Loaded only now: a taken port or a bad flag is reported before the stack's code is even read.
+  const { startStack } = await import("./start");
   stack = await startStack({
     port,
     proxyPort,
