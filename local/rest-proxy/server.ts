@@ -1,6 +1,7 @@
 /** @module The proxy's HTTP server: wiring the backend, executor and routes together, listening, graceful shutdown. */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Result } from "../../workers/result";
 import { createClusterBackend } from "./cluster-backend";
 import { createExecutor } from "./execute";
 import { createHandler } from "./handler";
@@ -37,9 +38,7 @@ const LISTEN_BACKLOG = 65_535;
  * const built = createProxyServer({ redisUrl: "redis://127.0.0.1:6379", token: "t", port: 0 });
  * if (built.ok) { const proxy = await built.value.listen(); console.log(proxy.url); }
  */
-export function createProxyServer(
-  options: ProxyOptions,
-): { ok: true; value: ProxyServer } | { ok: false; error: string } {
+export function createProxyServer(options: ProxyOptions): Result<ProxyServer> {
   const resolved = resolveProxyOptions(options);
   if (!resolved.ok) return resolved;
   const settings = resolved.value;

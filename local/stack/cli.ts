@@ -1,16 +1,9 @@
 /** @module `npm start`: builds the worker, starts the local stack, prints its status, stops it on Ctrl-C. */
 import { spawnSync } from "node:child_process";
-import {
-  claimPorts,
-  ensureSystemDeps,
-  failUsage,
-  onStopRequest,
-  orFail,
-  PORT_RANGE,
-  policiesFlag,
-  readFlags,
-  wholeNumber,
-} from "../support";
+// Only what reading the flags and claiming the ports needs is imported up front (not the support wing's
+// index, nor the stack): a taken port or a bad flag is reported before the rest of the code is even read.
+import { failUsage, orFail, PORT_RANGE, policiesFlag, readFlags, wholeNumber } from "../support/flags";
+import { claimPorts, onStopRequest } from "../support/lifecycle";
 import type { Stack } from "./start";
 
 const HELP = `Usage: npm start -- [options]
@@ -125,6 +118,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
+  const { ensureSystemDeps } = await import("../support/system-deps");
   const deps = ensureSystemDeps(redisUrl ? ["nginx"] : ["redis", "nginx"]);
   if (!deps.ok) fail(deps.error);
   if (!values["no-build"]) {
@@ -145,7 +139,6 @@ async function main(): Promise<void> {
       process.exit(0);
     });
   });
-  // Loaded only now: a taken port or a bad flag is reported before the stack's code is even read.
   const { startStack } = await import("./start");
   stack = await startStack({
     port,
