@@ -45,8 +45,10 @@ export interface BucketResult {
   retryAfterMs: number | null;
   /** Redis server time of the decision (Unix ms): the one clock every instance shares. */
   nowMs: number;
-  /** Tokens taken from every limit: the cost, plus a lease's extra tokens; 0 when denied. */
+  /** Tokens taken from every limit: the cost of each granted request, plus a lease's extra tokens; 0 when denied. */
   taken: number;
+  /** How many of the call's requests got their tokens (a merged take decides several; see `encodeArgs`). */
+  granted: number;
   limits: LimitResult[];
 }
 
@@ -85,16 +87,24 @@ export async function tokenBucketSha1(): Promise<string> {
 
 /**
  * ARGV for the script: the cost, then capacity, refill tokens and interval of each limit, then a lease's
- * `want` and `refund` when there is one.
+ * `want` and `refund` when there is one, then `count` when the call decides several requests of `cost`
+ * at once (a merged take: the first `granted` of them get their tokens).
  *
  * @example
  * encodeArgs(1, [{ name: "burst", capacity: 10, refillTokens: 5, refillIntervalMs: 1000 }]);
  * // ["1", "10", "5", "1000"]
+ * encodeArgs(1, limits, undefined, 40); // [..., "1", "0", "40"]: up to 40 requests of cost 1
  */
-export function encodeArgs(cost: number, limits: readonly LimitSpec[], lease?: LeaseArgs): string[] {
+export function encodeArgs(
+  cost: number,
+  limits: readonly LimitSpec[],
+  lease?: LeaseArgs,
+  count = 1,
+): string[] {
   const args = [String(cost)];
   for (const l of limits) args.push(String(l.capacity), String(l.refillTokens), String(l.refillIntervalMs));
-  if (lease) args.push(String(lease.want), String(lease.refund));
+  if (lease || count !== 1) args.push(String(lease?.want ?? cost), String(lease?.refund ?? 0));
+  if (count !== 1) args.push(String(count));
   return args;
 }
 
@@ -110,10 +120,10 @@ function toInt(value: unknown): number {
  * foreign script under our SHA, never user input.
  *
  * @example
- * decodeReply([1, 1700000000000, 0, 9, 0, 200, 1], limits).allowed; // true
+ * decodeReply([1, 1700000000000, 0, 9, 0, 200, 1, 1], limits).allowed; // true
  */
 export function decodeReply(reply: unknown, limits: readonly LimitSpec[]): BucketResult {
-  if (!Array.isArray(reply) || reply.length !== 3 + 4 * limits.length) {
+  if (!Array.isArray(reply) || reply.length !== 4 + 4 * limits.length) {
     throw new Error(`token bucket reply: unexpected shape ${JSON.stringify(reply)}`);
   }
   const results: LimitResult[] = limits.map((spec, i) => {
@@ -136,18 +146,28 @@ export function decodeReply(reply: unknown, limits: readonly LimitSpec[]): Bucke
     deniedBy: denied.map((l) => l.name),
     retryAfterMs: never ? null : Math.max(0, ...denied.map((l) => l.retryAfterMs ?? 0)),
     nowMs: toInt(reply[1]),
-    taken: toInt(reply.at(-1)),
+    taken: toInt(reply.at(-2)),
+    granted: toInt(reply.at(-1)),
     limits: results,
   };
 }
 
-function isNoScript(error: unknown): boolean {
-  return error instanceof Error && error.message.includes("NOSCRIPT");
+/**
+ * Whether a script call failed only because Redis lost its script cache (restart, SCRIPT FLUSH): the
+ * script did not run, so sending it again with EVAL is safe.
+ *
+ * @example
+ * isNoScript(new Error("NOSCRIPT No matching script")); // true
+ */
+export function isNoScript(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.includes("NOSCRIPT");
 }
 
 /**
  * Runs the bucket for pre-built keys: EVALSHA, and EVAL when Redis lost its script cache (restart, SCRIPT FLUSH).
- * With `lease`, unspent tokens go back first and up to `lease.want` tokens are taken (see the script).
+ * With `lease`, unspent tokens go back first and up to `lease.want` tokens are taken (see the script);
+ * with `count`, the call decides that many requests of `cost` in one take.
  *
  * @example
  * const keys = await bucketKeys("erl", "203.0.113.7", "default", limits.map((l) => l.name));
@@ -159,8 +179,9 @@ export async function runTokenBucket(
   limits: readonly LimitSpec[],
   cost: number,
   lease?: LeaseArgs,
+  count = 1,
 ): Promise<BucketResult> {
-  const args = encodeArgs(cost, limits, lease);
+  const args = encodeArgs(cost, limits, lease, count);
   const sha1 = await tokenBucketSha1();
   const reply = await runner.evalsha(sha1, keys, args).catch((error: unknown) => {
     if (isNoScript(error)) return runner.eval(TOKEN_BUCKET_LUA, keys, args);

@@ -3,20 +3,26 @@
 -- KEYS[i]  one bucket per limit.
 -- ARGV[1]  cost: whole tokens to take from every limit (0 = inspect only).
 -- ARGV[2 + 3(i-1) ...] per limit: capacity, refill_tokens, refill_interval_ms (positive integers).
--- Optional, after the limits (a lease):
+-- Optional, after the limits (a lease, then a merged take):
 --   want    take up to `want` tokens (>= cost) from every limit when `cost` fits: the extra beyond `cost`
 --           is at most a LEASE_SHARE-th of what each limit holds after `cost`, so a lease never empties a
 --           bucket and a nearly empty one is decided token by token.
 --   refund  tokens given back to every limit first (a lease's unspent tokens), clamped at capacity: the
 --           bucket ends as if they had never been taken. Written even when the take is denied.
+--   count   how many requests of `cost` this call decides (default 1): the first `granted` of them, in
+--           order, get their tokens, as if each had been its own call. A lease's extra is taken only when
+--           all `count` were granted.
 --
 -- Exactness: tokens are stored scaled by refill_interval_ms ("units"), so refilling adds
 -- elapsed_ms * refill_tokens units -- integer arithmetic only, no float drift over long periods.
 -- Stored value: "<units> <timestamp_ms>". The clock is Redis TIME, never the caller's.
 --
 -- Reply (integers only; Lua numbers are truncated on the way out):
---   { allowed (1|0), now_ms, per limit: status, remaining, retry_after_ms, reset_ms, taken }
---   taken: tokens taken from every limit (cost, plus a lease's extra; 0 when denied)
+--   { allowed (1|0), now_ms, per limit: status, remaining, retry_after_ms, reset_ms, taken, granted }
+--   allowed: 1 when all `count` requests were granted
+--   taken: tokens taken from every limit (granted * cost, plus a lease's extra; 0 when none granted)
+--   granted: how many of the `count` requests got their tokens
+--   status, retry_after_ms: for the first request not granted (all 0 when every one was):
 --   status: 0 = has the tokens, 1 = not enough tokens now, 2 = cost exceeds capacity (never fits)
 --   retry_after_ms: until this limit holds `cost` tokens (0 when it does; -1 when it never can)
 --   reset_ms: until this limit is full again (after this call's consumption)
@@ -39,17 +45,24 @@ end
 local cost = whole(ARGV[1], "cost")
 if type(cost) == "table" then return cost end
 local plain = 1 + 3 * #KEYS
-if (#ARGV ~= plain and #ARGV ~= plain + 2) or #KEYS == 0 then
-  return redis.error_reply("ERR token_bucket: expected 1 + 3 arguments per key (+ want, refund), got " .. #ARGV .. " for " .. #KEYS .. " keys")
+if (#ARGV ~= plain and #ARGV ~= plain + 2 and #ARGV ~= plain + 3) or #KEYS == 0 then
+  return redis.error_reply("ERR token_bucket: expected 1 + 3 arguments per key (+ want, refund (+ count)), got " .. #ARGV .. " for " .. #KEYS .. " keys")
 end
-local want, refund = cost, 0
-if #ARGV == plain + 2 then
+local want, refund, count = cost, 0, 1
+if #ARGV >= plain + 2 then
   want = whole(ARGV[plain + 1], "want")
   if type(want) == "table" then return want end
   refund = whole(ARGV[plain + 2], "refund")
   if type(refund) == "table" then return refund end
   if want < cost then
     return redis.error_reply("ERR token_bucket: want must be >= cost")
+  end
+end
+if #ARGV == plain + 3 then
+  count = whole(ARGV[plain + 3], "count")
+  if type(count) == "table" then return count end
+  if count < 1 then
+    return redis.error_reply("ERR token_bucket: count must be >= 1")
   end
 end
 
@@ -83,28 +96,43 @@ for i = 1, #KEYS do
     end
   end
   units = math.min(full, units + refund * interval)
-
-  local need = cost * interval
-  local status, retry = STATUS_OK, 0
-  if cost > capacity then
-    status, retry = STATUS_TOO_COSTLY, -1
-  elseif units < need then
-    status, retry = STATUS_EXHAUSTED, ceil_div(need - units, rate)
-  end
-  if status ~= STATUS_OK then allowed = 0 end
   limits[i] = { units = units, stamp = stamp, full = full, rate = rate, interval = interval,
-                status = status, retry = retry }
+                capacity = capacity }
 end
 
--- A lease: as many extra tokens as wanted and every limit can spare.
-local taken = 0
+-- How many of the `count` requests fit in every limit, in order.
+local granted = count
+for _, l in ipairs(limits) do
+  if cost > l.capacity then
+    granted = 0
+  elseif cost > 0 then
+    granted = math.min(granted, math.floor(l.units / (cost * l.interval)))
+  end
+end
+if granted < count then allowed = 0 end
+
+-- Each limit's word on the first request left out, after the granted ones took their tokens.
+for _, l in ipairs(limits) do
+  local need, left = cost * l.interval, l.units - granted * cost * l.interval
+  l.status, l.retry = STATUS_OK, 0
+  if allowed == 0 then
+    if cost > l.capacity then
+      l.status, l.retry = STATUS_TOO_COSTLY, -1
+    elseif left < need then
+      l.status, l.retry = STATUS_EXHAUSTED, ceil_div(need - left, l.rate)
+    end
+  end
+end
+
+-- A lease: as many extra tokens as wanted and every limit can spare, once every request is served.
+local taken = granted * cost
 if allowed == 1 then
   local extra = want - cost
   for _, l in ipairs(limits) do
-    local spare = math.floor((l.units - cost * l.interval) / l.interval / LEASE_SHARE)
+    local spare = math.floor((l.units - taken * l.interval) / l.interval / LEASE_SHARE)
     extra = math.min(extra, spare)
   end
-  taken = cost + math.max(0, extra)
+  taken = taken + math.max(0, extra)
 end
 
 local reply = { allowed, now }
@@ -126,4 +154,5 @@ for i, l in ipairs(limits) do
   reply[n + 4] = ceil_div(l.full - units, l.rate)
 end
 reply[#reply + 1] = taken
+reply[#reply + 1] = granted
 return reply

@@ -34,6 +34,8 @@ export async function startEdgeStack(options: {
   const redis = await startRedis();
   const proxy = await startTestProxy(redis.url);
   const raw = new IoRedis(redis.url);
+  // Suites kill and restart Redis: reconnecting quietly is all this connection should do.
+  raw.on("error", () => {});
   const edges: EdgeInstance[] = [];
   for (let i = 1; i <= (options.instances ?? 1); i++) {
     edges.push(
@@ -62,9 +64,9 @@ export async function startEdgeStack(options: {
     async stop() {
       await Promise.all(edges.map((e) => e.stop()));
       raw.disconnect();
-      // The current proxy: a suite may have replaced the first one (stopped and restarted on its port).
+      // The current proxy and Redis: a suite may have replaced them (stopped and restarted on their ports).
       await stack.proxy.stop();
-      await redis.stop();
+      await stack.redis.stop();
     },
   };
   return stack;

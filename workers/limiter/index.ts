@@ -1,14 +1,16 @@
-/** @module The limiter core: policy → keys → one EVALSHA, waited for while the store is busy, fail modes behind a breaker. */
-import { type BucketResult, bucketKeys, type LeaseArgs, runTokenBucket } from "../../lua";
+/** @module The limiter: policy → local answer (lease, denied cache) → store (breaker, dispatcher) → decision. */
+import { bucketKeys, type LeaseArgs } from "../../lua";
 import { Metrics } from "../metrics";
 import type { CompiledPolicies, CompiledPolicy } from "../policies";
-import { DeniedCache } from "./denied-cache";
-import { LEASE_HORIZON_MS, type LeaseEntry, LeaseTable } from "./lease";
-import { callStore, type StoreFailure } from "./store-call";
-import { StoreHealth } from "./store-health";
-import type { Decision, DecisionReason, RedisLike } from "./types";
+import { byFailMode } from "./decision";
+import type { DispatchOptions } from "./dispatcher";
+import { LEASE_HORIZON_MS, type LeaseEntry } from "./lease";
+import { LocalAnswers } from "./local-answer";
+import { StoreAccess, type WaitUntil } from "./store-access";
+import type { Decision, RedisLike } from "./types";
 
 export { DeniedCache } from "./denied-cache";
+export { DISPATCH_DEFAULTS } from "./dispatcher";
 export { classifyStoreError } from "./store-call";
 export { BREAKER_COOLDOWN_MS, type BreakerState } from "./store-health";
 export type { Decision, DecisionReason, DecisionSource, RedisLike } from "./types";
@@ -19,17 +21,23 @@ export type RedisFactory = () => RedisLike;
 export interface LimiterOptions {
   policies: CompiledPolicies;
   redis: RedisFactory;
-  /** Bound on remembered denials per isolate (default 10 000). */
+  /** Bound on remembered denials and leased keys per isolate (default 10 000). */
   deniedCacheSize?: number;
+  /**
+   * The isolate's conversation with the store: at most `maxInFlight` calls at once (default 4), each
+   * carrying up to `maxTakesPerCall` buckets' takes (default 128). See docs/configuration.md.
+   */
+  dispatch?: DispatchOptions;
 }
 
 /** Per-request hooks for work that outlives the response. */
 export interface CheckOptions {
   /**
-   * Keeps background work (the breaker's probe) alive after the response is sent: pass the Workers
-   * `ctx.waitUntil`. Without it the work still runs, but the runtime may cut it short.
+   * Keeps background work (lease top-ups and give-backs, a store call followers wait for) alive after the
+   * response is sent: pass the Workers `ctx.waitUntil`. Without it the work still runs, but the runtime
+   * may cut it short.
    */
-  waitUntil?: (promise: Promise<unknown>) => void;
+  waitUntil?: WaitUntil;
 }
 
 /** A rate limiter over one policies document. Create it once per isolate; it holds no I/O until first used. */
@@ -40,19 +48,6 @@ export interface Limiter {
   check(policy: CompiledPolicy, identity: string, cost: number, options?: CheckOptions): Promise<Decision>;
   /** Deletes the identity's buckets for the policy: the next request finds them full. */
   reset(policy: CompiledPolicy, identity: string): Promise<void>;
-}
-
-function fromResult(policy: CompiledPolicy, cost: number, result: BucketResult, cached: boolean): Decision {
-  const shadowed = !result.allowed && policy.mode === "shadow";
-  return {
-    allowed: result.allowed || shadowed,
-    reason: result.allowed ? "allowed" : (result.reason ?? "limit_exceeded"),
-    source: cached ? "denied_cache" : "redis",
-    shadowed,
-    policy,
-    cost,
-    result,
-  };
 }
 
 /**
@@ -67,48 +62,63 @@ function fromResult(policy: CompiledPolicy, cost: number, result: BucketResult, 
  */
 export function createLimiter(options: LimiterOptions): Limiter {
   const metrics = new Metrics();
-  const denied = new DeniedCache(options.deniedCacheSize);
-  const { prefix } = options.policies;
   let redis: RedisLike | undefined;
-  const client = () => {
-    redis ??= options.redis();
-    return redis;
-  };
-  const cacheKey = (policy: CompiledPolicy, identity: string) => `${policy.name}\u0000${identity}`;
+  const store = new StoreAccess(() => (redis ??= options.redis()), metrics, options.dispatch);
+  const local = new LocalAnswers(metrics, options.deniedCacheSize);
+  const { prefix } = options.policies;
+  const keyOf = (policy: CompiledPolicy, identity: string) => `${policy.name}\u0000${identity}`;
+  const keysOf = (policy: CompiledPolicy, identity: string) =>
+    bucketKeys(
+      prefix,
+      identity,
+      policy.name,
+      policy.limits.map((l) => l.name),
+    );
 
-  const leases = new LeaseTable(options.deniedCacheSize);
-  const health = new StoreHealth(function recordTransition(to) {
-    metrics.inc("erl_breaker_transitions_total", { to });
-    metrics.set("erl_breaker_open", {}, to === "closed" ? 0 : 1);
-  });
-  metrics.set("erl_breaker_open", {}, 0);
+  async function decide(policy: CompiledPolicy, identity: string, cost: number, hooks: CheckOptions) {
+    const now = Date.now();
+    const key = keyOf(policy, identity);
+    const found = local.lookup(policy, key, cost, now);
+    if (found.answered) {
+      if (found.topUp > 0 && found.entry)
+        leaseInBackground(
+          policy,
+          await keysOf(policy, identity),
+          found.entry,
+          { want: found.topUp, refund: 0 },
+          hooks,
+        );
+      return found.decision;
+    }
+    const admission = store.admit(now, policy);
+    if (admission === "skip") return byFailMode(policy, cost, "redis_unavailable", true);
+    const keys = await keysOf(policy, identity);
+    const lease = local.leaseArgs(found.entry, cost, now, policy);
+    const outcome = await store.take(policy, keys, cost, lease, admission === "probe", hooks.waitUntil);
+    local.leaseAnswered(found.entry, lease, cost);
+    metrics.observeLatency(Date.now() - now);
+    if (!outcome.ok) return byFailMode(policy, cost, outcome.failure.reason, false);
+    if (lease?.refund)
+      metrics.inc("erl_lease_tokens_total", { policy: policy.name, direction: "returned" }, lease.refund);
+    leased(policy, keys, found.entry, outcome.value.allowed ? cost : 0, outcome.value, hooks);
+    return local.decide(policy, key, found.entry, cost, outcome.value);
+  }
 
-  function failMode(
+  /** Tokens the store debited beyond `cost` join the lease; whatever is unspent when it expires goes back. */
+  function leased(
     policy: CompiledPolicy,
+    keys: string[],
+    entry: LeaseEntry | null,
     cost: number,
-    reason: DecisionReason,
-    breaker: boolean,
-  ): Decision {
-    const open = policy.onError === "open";
-    const source = breaker ? "breaker" : open ? "fail_open" : "fail_closed";
-    return { allowed: open, reason, source, shadowed: false, policy, cost, result: null };
-  }
-
-  function recordFailure(policy: CompiledPolicy, failure: StoreFailure, probe: boolean): void {
-    const timedOut = failure.reason === "redis_timeout";
-    metrics.inc(timedOut ? "erl_redis_timeouts_total" : "erl_redis_errors_total", { policy: policy.name });
-    if (failure.kind === "unavailable") health.unavailable(Date.now(), probe, failure.silenceMs);
-    if (!timedOut || failure.kind === "overloaded")
-      console.error(`edge-rate-limiter: Redis error: ${failure.message}`);
-  }
-
-  /**
-   * The breaker's probe: a cost-0 inspection of the request's own buckets (it writes nothing), run in the
-   * background so the request that triggered it is answered at once like the others.
-   */
-  async function probe(policy: CompiledPolicy, keys: string[]): Promise<void> {
-    const outcome = await callStore(health, policy, () => runTokenBucket(client(), keys, policy.limits, 0));
-    if (!outcome.ok) recordFailure(policy, outcome.failure, true);
+    result: Parameters<LocalAnswers["deposit"]>[2],
+    hooks: CheckOptions,
+  ): void {
+    if (!entry || local.deposit(policy, entry, result, cost, Date.now()) === 0) return;
+    const expiry = new Promise<void>((resolve) => setTimeout(resolve, LEASE_HORIZON_MS + 1)).then(() => {
+      const refund = local.expired(entry, Date.now());
+      if (refund > 0) leaseInBackground(policy, keys, entry, { want: 0, refund }, hooks);
+    });
+    hooks.waitUntil?.(expiry);
   }
 
   /** A store call for a lease alone (top-up or give-back), in the background of the request that made it. */
@@ -117,148 +127,33 @@ export function createLimiter(options: LimiterOptions): Limiter {
     keys: string[],
     entry: LeaseEntry,
     lease: LeaseArgs,
-    options: CheckOptions,
+    hooks: CheckOptions,
   ): void {
-    if (health.state !== "closed") return;
-    if (lease.want > 0) entry.requestedAtMs = Date.now();
-    const running = callStore(health, policy, () =>
-      runTokenBucket(client(), keys, policy.limits, 0, lease),
-    ).then((outcome) => {
-      if (lease.want > 0) entry.requestedAtMs = Number.NEGATIVE_INFINITY;
-      if (!outcome.ok) return recordFailure(policy, outcome.failure, false);
+    if (store.health.state !== "closed") {
+      local.leaseAnswered(entry, lease, 0);
+      return;
+    }
+    const running = store.take(policy, keys, 0, lease, false, hooks.waitUntil).then((outcome) => {
+      local.leaseAnswered(entry, lease, 0);
+      if (!outcome.ok) return;
       metrics.inc("erl_lease_tokens_total", { policy: policy.name, direction: "returned" }, lease.refund);
-      if (outcome.value.taken > 0) granted(policy, keys, entry, outcome.value, 0, options);
+      leased(policy, keys, entry, 0, outcome.value, hooks);
     });
-    options.waitUntil?.(running);
-  }
-
-  /** Keeps the tokens the store debited beyond `cost`, and gives back whatever is left unspent when the lease expires. */
-  function granted(
-    policy: CompiledPolicy,
-    keys: string[],
-    entry: LeaseEntry,
-    result: BucketResult,
-    cost: number,
-    options: CheckOptions,
-  ): void {
-    const extra = result.taken - cost;
-    if (extra <= 0) return;
-    leases.deposit(entry, extra, result, Date.now());
-    metrics.inc("erl_lease_tokens_total", { policy: policy.name, direction: "taken" }, extra);
-    const expiry = new Promise<void>((resolve) => setTimeout(resolve, LEASE_HORIZON_MS + 1)).then(() => {
-      const refund = leases.takeExpired(entry, Date.now());
-      if (refund > 0) leaseInBackground(policy, keys, entry, { want: 0, refund }, options);
-    });
-    options.waitUntil?.(expiry);
-  }
-
-  /** Admitted from the isolate's lease: a token the store already debited, no call. */
-  function fromLease(policy: CompiledPolicy, cost: number, entry: LeaseEntry, now: number): Decision {
-    const result = leases.view(entry, now);
-    return { allowed: true, reason: "allowed", source: "lease", shadowed: false, policy, cost, result };
-  }
-
-  async function decide(
-    policy: CompiledPolicy,
-    identity: string,
-    cost: number,
-    options: CheckOptions,
-  ): Promise<Decision> {
-    const now = Date.now();
-    const key = cacheKey(policy, identity);
-    const entry = policy.lease === "auto" && cost > 0 ? leases.touch(key, now) : null;
-    if (entry && leases.spend(entry, cost, now)) {
-      if (leases.runningLow(entry, now, policy.maxWaitMs)) {
-        const want = leases.wanted(entry, now, policy.maxWaitMs);
-        const keys = await keysOf(policy, identity);
-        leaseInBackground(policy, keys, entry, { want, refund: 0 }, options);
-      }
-      return fromLease(policy, cost, entry, now);
-    }
-    const cached = cost > 0 ? denied.lookup(key, cost, now) : null;
-    if (cached) {
-      metrics.inc("erl_denied_cache_hits_total", { policy: policy.name });
-      return fromResult(policy, cost, cached, true);
-    }
-    const admission = health.admit(now, policy);
-    if (admission === "skip") return failMode(policy, cost, "redis_unavailable", true);
-    const keys = await keysOf(policy, identity);
-    if (admission === "probe") {
-      const running = probe(policy, keys);
-      options.waitUntil?.(running);
-      return failMode(policy, cost, "redis_unavailable", true);
-    }
-    const lease = entry ? leaseArgs(entry, cost, now, policy) : undefined;
-    const outcome = await callStore(health, policy, () =>
-      runTokenBucket(client(), keys, policy.limits, cost, lease),
-    );
-    if (entry && lease && lease.want > cost) entry.requestedAtMs = Number.NEGATIVE_INFINITY;
-    metrics.observeLatency(Date.now() - now);
-    metrics.set("erl_store_longest_silence_ms", {}, health.longestSilenceMs);
-    if (!outcome.ok) {
-      recordFailure(policy, outcome.failure, false);
-      return failMode(policy, cost, outcome.failure.reason, false);
-    }
-    const result = outcome.value;
-    if (lease?.refund)
-      metrics.inc("erl_lease_tokens_total", { policy: policy.name, direction: "returned" }, lease.refund);
-    if (entry) {
-      granted(policy, keys, entry, result, result.allowed ? cost : 0, options);
-      // Tokens another request deposited while this one asked: a denial with tokens at hand is not a 429.
-      if (!result.allowed && leases.spend(entry, cost, Date.now()))
-        return fromLease(policy, cost, entry, Date.now());
-    }
-    if (result.reason === "limit_exceeded") denied.remember(key, cost, result, Date.now());
-    return fromResult(policy, cost, result, false);
-  }
-
-  /** What a store call for `entry` asks besides `cost`: a lease when the key is hot, unspent tokens back. */
-  function leaseArgs(
-    entry: LeaseEntry,
-    cost: number,
-    now: number,
-    policy: CompiledPolicy,
-  ): LeaseArgs | undefined {
-    const refund = leases.takeExpired(entry, now);
-    const want = leases.wanted(entry, now, policy.maxWaitMs);
-    if (want > cost) entry.requestedAtMs = now;
-    if (want <= cost && refund === 0) return undefined;
-    return { want: Math.max(want, cost), refund };
-  }
-
-  function keysOf(policy: CompiledPolicy, identity: string): Promise<string[]> {
-    return bucketKeys(
-      prefix,
-      identity,
-      policy.name,
-      policy.limits.map((l) => l.name),
-    );
+    hooks.waitUntil?.(running);
   }
 
   return {
     policies: options.policies,
     metrics,
-    async check(policy, identity, cost, checkOptions = {}) {
-      const decision = await decide(policy, identity, cost, checkOptions);
+    async check(policy, identity, cost, hooks = {}) {
+      const decision = await decide(policy, identity, cost, hooks);
       const outcome = decision.shadowed ? `shadow_${decision.reason}` : decision.reason;
       metrics.inc("erl_decisions_total", { policy: policy.name, outcome, source: decision.source });
       return decision;
     },
     async reset(policy, identity) {
-      const keys = await bucketKeys(
-        prefix,
-        identity,
-        policy.name,
-        policy.limits.map((l) => l.name),
-      );
-      denied.forget(cacheKey(policy, identity));
-      leases.forget(cacheKey(policy, identity));
-      const admission = health.admit(Date.now(), policy);
-      if (admission === "skip") throw new Error("the store is unavailable (circuit breaker open)");
-      const outcome = await callStore(health, policy, () => client().del(...keys));
-      if (outcome.ok) return;
-      recordFailure(policy, outcome.failure, admission === "probe");
-      throw new Error(outcome.failure.message);
+      local.forget(keyOf(policy, identity));
+      await store.del(policy, await keysOf(policy, identity));
     },
   };
 }

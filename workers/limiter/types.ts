@@ -42,7 +42,19 @@ export interface Decision {
   result: BucketResult | null;
 }
 
-/** What the limiter needs of a Redis client: the script calls plus DEL for resets. `@upstash/redis` fits. */
+/** A pipeline as `@upstash/redis` builds one: commands queued, sent in one exchange, an entry per command. */
+export interface PipelineLike {
+  evalsha(sha1: string, keys: string[], args: string[]): PipelineLike;
+  eval(script: string, keys: string[], args: string[]): PipelineLike;
+  exec(options: { keepErrors: true }): Promise<Array<{ result?: unknown; error?: string | null }>>;
+}
+
+/**
+ * What the limiter needs of a Redis client: the script calls plus DEL for resets, and `pipeline()` to send
+ * many decisions in one exchange (without it, a call's decisions go out as concurrent script calls).
+ * `@upstash/redis` fits.
+ */
 export interface RedisLike extends ScriptRunner {
   del(...keys: string[]): Promise<number>;
+  pipeline?(): PipelineLike;
 }

@@ -1,0 +1,232 @@
+/** @module One conversation with the store per isolate: decisions queued, merged per bucket, sent in few bounded calls. */
+import type { BucketResult } from "../../../lua";
+import type { Metrics } from "../../metrics";
+import type { StoreFailure, StoreOutcome, WaitLimits } from "../store-call";
+import type { StoreHealth } from "../store-health";
+import type { RedisLike } from "../types";
+import { type Ask, type Flight, fail, mergeTakes, runTakes, settle } from "./takes";
+
+export type { Ask } from "./takes";
+
+/** How many store calls an isolate keeps in flight, and how many takes one call carries (see configuration.md). */
+export const DISPATCH_DEFAULTS = { maxInFlight: 4, maxTakesPerCall: 128 } as const;
+
+/** How late a timer may fire before the isolate counts as behind on its events (workerd timers are ms-exact). */
+const BEHIND_MS = 10;
+
+export interface DispatchOptions {
+  maxInFlight?: number;
+  maxTakesPerCall?: number;
+}
+
+/** What a decision asks the store: its bucket, cost and lease, and how long it may wait. */
+export type AskInput = Omit<Ask, "queuedMs" | "outcome" | "carrier">;
+
+/**
+ * The isolate's store dispatcher. A decision that finds a free slot leaves at once, carrying every
+ * decision queued before it; others wait at the edge (queueing, never store silence) and go with the next
+ * call. Decisions on one bucket merge into one take, and a bucket has at most one take in flight.
+ *
+ * Workers-safe: only plain data is shared. A request awaits either the call it sent itself or the promise
+ * chain of a call another live request sent and awaits; its own timer bounds the wait. A request whose
+ * shared call ended without an outcome for it (the sender was cancelled) asks again, alone.
+ *
+ * @example
+ * const dispatcher = new StoreDispatcher(() => redis, health, metrics);
+ * const outcome = await dispatcher.take({ group, keys, limits, cost: 1 }, policy);
+ */
+export class StoreDispatcher {
+  // A Set keeps arrival order and forgets a finished decision in O(1) while thousands wait.
+  private readonly queue = new Set<Ask>();
+  private readonly flights = new Set<Flight>();
+  private readonly busyGroups = new Map<string, Flight>();
+  private readonly maxInFlight: number;
+  private readonly maxTakesPerCall: number;
+
+  constructor(
+    private readonly client: () => RedisLike,
+    private readonly health: StoreHealth,
+    private readonly metrics: Metrics,
+    options: DispatchOptions = {},
+  ) {
+    this.maxInFlight = options.maxInFlight ?? DISPATCH_DEFAULTS.maxInFlight;
+    this.maxTakesPerCall = options.maxTakesPerCall ?? DISPATCH_DEFAULTS.maxTakesPerCall;
+    metrics.set("erl_store_calls_in_flight", {}, 0);
+  }
+
+  /** Calls in flight now. */
+  get inFlight(): number {
+    return this.flights.size;
+  }
+
+  /**
+   * Decides `input` with the store, waiting while the store answers anyone in the isolate: fails when calls
+   * are in flight and none has answered for `timeoutMs`, and when this decision has waited `maxWaitMs`.
+   * `waitUntil` keeps a call this request sends alive for the followers if its own client goes away.
+   */
+  async take(
+    input: AskInput,
+    limits: WaitLimits,
+    waitUntil?: (promise: Promise<unknown>) => void,
+  ): Promise<StoreOutcome<BucketResult>> {
+    let ask: Ask = { ...input, queuedMs: Date.now() };
+    this.queue.add(ask);
+    let retried = false;
+    let dueMs = ask.queuedMs;
+    for (;;) {
+      if (ask.outcome) return this.finish(ask);
+      if (ask.carrier?.done) {
+        // The call that carried this decision ended without its outcome: its sender was cancelled.
+        if (retried) return this.finish(ask, lost());
+        retried = true;
+        ask = { ...input, queuedMs: ask.queuedMs };
+        this.launch([ask], waitUntil);
+        continue;
+      }
+      const now = Date.now();
+      const stop = this.deadline(ask, limits, now, now - dueMs > BEHIND_MS);
+      if (stop) return this.finish(ask, stop);
+      const sent = ask.carrier ? undefined : this.launchIfFree(ask, waitUntil);
+      // This request's own call first (it must await what it sent), then the call its bucket waits for,
+      // then the oldest call: a slot frees when it lands.
+      const target =
+        ask.carrier ?? sent ?? this.busyGroups.get(ask.group) ?? this.flights.values().next().value;
+      const waitMs = this.nextCheckMs(ask, limits, now);
+      dueMs = now + waitMs;
+      await wake(target?.promise, waitMs);
+    }
+  }
+
+  /** Why this decision must stop waiting now, if it must: the store fell silent, or it waited `maxWaitMs`. */
+  private deadline(ask: Ask, limits: WaitLimits, now: number, behind: boolean): StoreFailure | undefined {
+    const silentSince = this.silentSinceMs(ask);
+    // A timer that fires late means this isolate is behind on its own events: answers may be queued
+    // behind it, unseen. Look again once they have run, so a busy isolate never reads as a silent store.
+    if (silentSince !== undefined && !behind && now - silentSince >= limits.timeoutMs) {
+      const silenceMs = now - silentSince;
+      const message = `the store answered nothing for ${silenceMs} ms (timeoutMs ${limits.timeoutMs})`;
+      return { kind: "unavailable", reason: "redis_timeout", message, silenceMs };
+    }
+    if (now - ask.queuedMs < limits.maxWaitMs) return undefined;
+    const message = `the store was busy: no answer within maxWaitMs (${limits.maxWaitMs} ms)`;
+    return { kind: "overloaded", reason: "redis_timeout", message };
+  }
+
+  /**
+   * Since when the store has left this decision without news: calls are in flight and none has answered
+   * since the oldest of them left (or since this decision arrived, whichever is later). Undefined when no
+   * call is in flight: waiting for a slot is queueing, not silence.
+   */
+  private silentSinceMs(ask: Ask): number | undefined {
+    let oldest: number | undefined;
+    for (const flight of this.flights) oldest = Math.min(oldest ?? flight.startedMs, flight.startedMs);
+    return oldest === undefined ? undefined : Math.max(this.health.lastAnswerMs, oldest, ask.queuedMs);
+  }
+
+  private nextCheckMs(ask: Ask, limits: WaitLimits, now: number): number {
+    const silentSince = this.silentSinceMs(ask);
+    const maxWaitAt = ask.queuedMs + limits.maxWaitMs;
+    const at = silentSince === undefined ? maxWaitAt : Math.min(silentSince + limits.timeoutMs, maxWaitAt);
+    return Math.max(1, at - now);
+  }
+
+  /**
+   * Sends the queue's next call, oldest decisions first, when a slot is free and this decision's bucket has
+   * no take in flight. The call may fill up before it reaches this decision: this request sends it all
+   * the same (and awaits it), then looks again.
+   */
+  private launchIfFree(ask: Ask, waitUntil?: (promise: Promise<unknown>) => void): Flight | undefined {
+    if (this.flights.size >= this.maxInFlight || this.busyGroups.has(ask.group)) return undefined;
+    const batch: Ask[] = [];
+    const groups = new Set<string>();
+    for (const queued of this.queue) {
+      if (this.busyGroups.has(queued.group)) continue;
+      if (!groups.has(queued.group) && groups.size >= this.maxTakesPerCall) continue;
+      groups.add(queued.group);
+      batch.push(queued);
+    }
+    for (const queued of batch) this.queue.delete(queued);
+    return this.launch(batch, waitUntil);
+  }
+
+  /** Starts one call for `batch` from this request's context; the caller awaits it. */
+  private launch(batch: Ask[], waitUntil?: (promise: Promise<unknown>) => void): Flight {
+    const startedMs = Date.now();
+    const takes = mergeTakes(batch);
+    const groups = new Set(batch.map((a) => a.group));
+    const flight: Flight = { promise: Promise.resolve(), startedMs, groups, done: false, waiting: batch.length };
+    let waitedMs = 0;
+    for (const ask of batch) {
+      ask.carrier = flight;
+      waitedMs = Math.max(waitedMs, startedMs - ask.queuedMs);
+      this.metrics.inc("erl_store_queue_wait_ms_total", {}, startedMs - ask.queuedMs);
+    }
+    if (waitedMs > this.metrics.get("erl_store_queue_wait_max_ms"))
+      this.metrics.set("erl_store_queue_wait_max_ms", {}, waitedMs);
+    flight.promise = Promise.resolve()
+      .then(() => runTakes(this.client(), takes))
+      .then(
+        (replies) => {
+          let answered = false;
+          takes.forEach((take, i) => {
+            const reply = replies[i] ?? {
+              ok: false,
+              error: new Error("the pipeline answered too few entries"),
+            };
+            answered = settle(take, reply) || answered;
+          });
+          if (answered) this.health.answered(Date.now(), startedMs);
+        },
+        (error: unknown) => fail(batch, error),
+      )
+      .finally(() => this.land(flight));
+    this.flights.add(flight);
+    for (const group of groups) if (!this.busyGroups.has(group)) this.busyGroups.set(group, flight);
+    this.metrics.inc("erl_store_calls_total");
+    this.metrics.inc("erl_store_call_decisions_total", {}, batch.length);
+    this.metrics.inc("erl_store_call_takes_total", {}, takes.length);
+    this.metrics.set("erl_store_calls_in_flight", {}, this.flights.size);
+    waitUntil?.(flight.promise);
+    return flight;
+  }
+
+  private land(flight: Flight): void {
+    flight.done = true;
+    this.release(flight);
+  }
+
+  /** Frees a call's slot and its buckets: it landed, or every decision it carried gave up on it. */
+  private release(flight: Flight): void {
+    this.flights.delete(flight);
+    for (const group of flight.groups)
+      if (this.busyGroups.get(group) === flight) this.busyGroups.delete(group);
+    this.metrics.set("erl_store_calls_in_flight", {}, this.flights.size);
+  }
+
+  /** Leaves the queue (a decision that gave up is never sent) and answers. */
+  private finish(ask: Ask, failure?: StoreFailure): StoreOutcome<BucketResult> {
+    this.queue.delete(ask);
+    const carrier = ask.carrier;
+    // A call nobody waits for any more holds no slot: a hung exchange must not wedge the isolate.
+    if (carrier && !carrier.done && --carrier.waiting === 0) this.release(carrier);
+    if (failure) return { ok: false, failure };
+    return ask.outcome ?? { ok: false, failure: lost() };
+  }
+}
+
+function lost(): StoreFailure {
+  return {
+    kind: "unavailable",
+    reason: "redis_error",
+    message: "the store call was lost twice (its sender went away)",
+  };
+}
+
+/** Resolves when `flight` settles (another live request's call, or this one's) or after `ms`, whichever is first. */
+function wake(flight: Promise<void> | undefined, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const alarm = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race(flight ? [flight, alarm] : [alarm]).finally(() => clearTimeout(timer));
+}
