@@ -154,7 +154,13 @@ export class StoreDispatcher {
     const startedMs = Date.now();
     const takes = mergeTakes(batch);
     const groups = new Set(batch.map((a) => a.group));
-    const flight: Flight = { promise: Promise.resolve(), startedMs, groups, done: false, waiting: batch.length };
+    const flight: Flight = {
+      promise: Promise.resolve(),
+      startedMs,
+      groups,
+      done: false,
+      waiting: batch.length,
+    };
     let waitedMs = 0;
     for (const ask of batch) {
       ask.carrier = flight;

@@ -46,7 +46,7 @@ const rateHeaders = (res: Response) =>
     ].map((h) => [h, res.headers.get(h)]),
   );
 
-describe("gateway", () => {
+describe("limited requests forwarded upstream", () => {
   it("forwards allowed requests to the upstream with the rate-limit headers added", async () => {
     const body = "x".repeat(100_000);
     const res = await fetch(`${stack.url}/slow/items?q=1`, {
