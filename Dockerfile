@@ -32,6 +32,6 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/local ./dist/local
 COPY --from=build /app/dist/worker ./dist/worker
 COPY nginx/nginx.conf.template ./nginx/
-COPY local/http-ok.sh /usr/local/bin/http-ok
+COPY local/support/http-ok.sh /usr/local/bin/http-ok
 USER edge
 CMD ["node", "dist/local/edge.js", "--host", "0.0.0.0", "--port", "8787"]

@@ -1,5 +1,5 @@
 import { defineConfig } from "vitest/config";
-import { luaAsText } from "./local/lua-loader/vite.ts";
+import { luaAsText } from "./local/support/lua-loader/vite.ts";
 
 export default defineConfig({
   plugins: [luaAsText()],

@@ -1,5 +1,5 @@
 /** @module `npm run bench`: runs every scenario of issue 7 side by side and writes the JSON, Markdown and SVG report. */
-import { readFlags } from "../local/cli";
+import { readFlags } from "../local/support";
 import { goals } from "./goals";
 import { startPeerRig } from "./peer-rig";
 import { assertBenchPolicies, PEER_POLICIES } from "./policies";

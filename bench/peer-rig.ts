@@ -4,9 +4,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { Redis as IoRedis } from "ioredis";
-import { startEdge } from "../local/edge";
-import { REPO_ROOT } from "../local/process";
-import { startRedis } from "../local/redis";
+import { startEdge } from "../local/stack";
+import { REPO_ROOT, startRedis } from "../local/support";
 import { startDelayRelay } from "./delay-relay";
 import { onInterrupt, spawnProxy } from "./support";
 

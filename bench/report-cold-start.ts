@@ -1,5 +1,5 @@
 /** @module docs/benchmarks.md's section for scenario 12 (cold start): bundle bytes, first response, evaluation. */
-import { fmt, int, table } from "./report";
+import { fmt, int, table } from "./markdown";
 import type { BenchResults } from "./results";
 
 const LABELS = {

@@ -1,28 +1,16 @@
 /** @module Writes a run's results: bench/results/<ISO date>.json (raw), docs/benchmarks.md and its SVG plot. */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { REPO_ROOT } from "../local/process";
+import { REPO_ROOT } from "../local/support";
 import { goals, whyNot } from "./goals";
+import { fmt, int, table } from "./markdown";
 import { coldStartSection } from "./report-cold-start";
 import type { BenchResults } from "./results";
 import { accuracySvg } from "./svg";
 
 const SVG_NAME = "benchmarks-accuracy.svg";
 
-export const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : "n/a");
-export const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "n/a");
 const yes = (met: boolean) => (met ? "**met**" : "not met");
-
-/**
- * A Markdown table.
- *
- * @example
- * table(["a", "b"], [[1, 2]]); // "| a | b |\n| --- | --- |\n| 1 | 2 |"
- */
-export function table(head: string[], rows: (string | number)[][]): string {
-  const line = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
-  return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
-}
 
 function sections(r: BenchResults): string[] {
   const o = r.overhead;

@@ -1,9 +1,7 @@
 /** @module Shared benchmark plumbing: the run context, progress lines, build, machine facts, the proxy process. */
 import { execFileSync, spawnSync } from "node:child_process";
 import { cpus, loadavg } from "node:os";
-import { type ProxyProcess, startProxyProcess } from "../local/launch";
-import { REPO_ROOT } from "../local/process";
-import { ensureSystemDeps } from "../local/system-deps";
+import { ensureSystemDeps, type ProxyProcess, REPO_ROOT, startProxyProcess } from "../local/support";
 
 /** What every scenario gets: the run's size and a progress logger. */
 export interface BenchContext {

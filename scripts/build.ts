@@ -2,7 +2,7 @@
 import { spawnSync } from "node:child_process";
 import { mkdir, rename, rm } from "node:fs/promises";
 import { build } from "esbuild";
-import { NODE_PARTS } from "../local/launch";
+import { NODE_PARTS } from "../local/support";
 
 function run(command: string, args: string[]): void {
   const result = spawnSync(command, args, {

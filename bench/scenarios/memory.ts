@@ -1,6 +1,6 @@
 /** @module Scenario 6: Redis memory per active key, and proof that idle keys expire at time-to-full. */
 import { Redis as IoRedis } from "ioredis";
-import { startRedis } from "../../local/redis";
+import { startRedis } from "../../local/support";
 import { type LimitSpec, takeTokens } from "../../lua";
 import { ioredisRunner } from "../../lua/ioredis";
 import { usedMemory } from "../redis-stats";

@@ -1,7 +1,7 @@
 /** @module Scenario 2: token-bucket EVALSHA decisions/s through the REST proxy vs redis-benchmark on the same Redis. */
 import { spawn } from "node:child_process";
 import { Redis as IoRedis } from "ioredis";
-import { startRedis } from "../../local/redis";
+import { startRedis } from "../../local/support";
 import { TOKEN_BUCKET_LUA } from "../../lua";
 import { type BenchContext, median, onInterrupt, ratio, spawnProxy } from "../support";
 import { runWrk } from "../wrk";

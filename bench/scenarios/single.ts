@@ -1,6 +1,6 @@
 /** @module Scenario 8: one workerd instance on its own socket: limiting on vs off, and a key that is already denied. */
-import { startEdge } from "../../local/edge";
-import { startRedis } from "../../local/redis";
+import { startEdge } from "../../local/stack";
+import { startRedis } from "../../local/support";
 import { alternate, assertMostlyOk, type SideFigures } from "../measure";
 import { STACK_POLICIES } from "../policies";
 import { type BenchContext, median, onInterrupt, ratio, spawnProxy } from "../support";

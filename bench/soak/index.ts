@@ -1,8 +1,8 @@
 /** @module `npm run soak -- --minutes 30`: the local stack under steady mixed load; memory of every process at start and end. */
 import { execFileSync } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { failUsage, orFail, readFlags, wholeNumber } from "../../local/cli";
 import { type Stack, startStack } from "../../local/stack";
+import { failUsage, orFail, readFlags, wholeNumber } from "../../local/support";
 
 const HELP = `Usage: npm run soak -- [--minutes 30] [--clients 16] [--no-build]
 

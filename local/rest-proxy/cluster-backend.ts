@@ -1,5 +1,5 @@
 /** @module The proxy's Redis Cluster side: ioredis Cluster for topology, per-master auto-pipelined lanes, bounded redirect retries. */
-import { Cluster, type Redis, type RedisOptions } from "ioredis";
+import type { Redis } from "ioredis";
 import {
   type ClusterSeeds,
   CROSSSLOT_MESSAGE,
@@ -8,6 +8,7 @@ import {
   routeOf,
   type SlotRoute,
 } from "./cluster-routing";
+import { ClusterTopology } from "./cluster-topology";
 import type { RedisCommand } from "./commands";
 import { type RedisBackend, subscriberOptions, type TransactionEntry, wireName } from "./redis-backend";
 
@@ -17,7 +18,6 @@ type Attempt<T> = (node: Redis, asking: boolean) => Promise<T>;
 // for EVALSHA to work wherever a key lives, and a flush or a key count means the whole data set.
 const FAN_OUT = new Set(["SCRIPT LOAD", "SCRIPT FLUSH", "SCRIPT EXISTS", "FLUSHALL", "FLUSHDB", "DBSIZE"]);
 const MAX_REDIRECTIONS = 8;
-const REFRESH_THROTTLE_MS = 100;
 
 function replyError(message: string): Error {
   // Named like ioredis' ReplyError so the HTTP layer passes it on verbatim with 400, as Redis' own text.
@@ -40,6 +40,148 @@ function combine(name: string, replies: unknown[]): unknown {
 }
 
 /**
+ * A `RedisBackend` on a Redis Cluster: each command to its slot's master, bounded redirect retries.
+ * (`createClusterBackend` builds one; the class keeps each step a small named method.)
+ */
+class ClusterBackend implements RedisBackend {
+  private readonly topology: ClusterTopology;
+  private readonly retryDelayMs: number;
+
+  constructor(
+    seeds: ClusterSeeds,
+    private readonly timeoutMs: number,
+    log: (line: string) => void,
+  ) {
+    this.retryDelayMs = Math.max(10, Math.min(100, Math.floor(timeoutMs / 5)));
+    this.topology = new ClusterTopology(seeds, { timeoutMs, retryDelayMs: this.retryDelayMs, log });
+  }
+
+  /** Runs `attempt` on the route's master, following redirections until the deadline. */
+  private async withRedirects<T>(route: SlotRoute, attempt: Attempt<T>, allowAsk: boolean): Promise<T> {
+    if (route.kind === "cross") throw replyError(CROSSSLOT_MESSAGE);
+    const deadline = Date.now() + this.timeoutMs;
+    let node = this.topology.target(route);
+    let asking = false;
+    for (let redirections = 0; ; redirections++) {
+      if (!node) throw this.topology.unavailable(route);
+      try {
+        return await attempt(node, asking);
+      } catch (error) {
+        const advice = this.adviceFor(error);
+        const waitMs = advice.kind === "wait" ? advice.ms : 0;
+        const usable = advice.kind !== "fail" && (advice.kind !== "ask" || allowAsk);
+        if (!usable || redirections >= MAX_REDIRECTIONS || Date.now() + waitMs >= deadline) {
+          if (advice.kind === "fail" && advice.refresh) void this.topology.refresh();
+          throw error;
+        }
+        asking = advice.kind === "ask";
+        node = await this.follow(advice, route);
+        // Waiting for the slot map may have used up the request's time: the client has its answer by now.
+        if (Date.now() >= deadline) throw error;
+      }
+    }
+  }
+
+  /** Where a redirected or refused attempt goes next: after a wait, to the node named, or (ASK) there once. */
+  private async follow(advice: RetryAdvice, route: SlotRoute): Promise<Redis | undefined> {
+    const topology = this.topology;
+    if (advice.kind === "wait") {
+      await new Promise((r) => setTimeout(r, advice.ms));
+      await topology.refresh();
+      return topology.target(route);
+    }
+    if (advice.kind === "moved") {
+      const node =
+        topology.nodeByKey(advice.node) ?? (await topology.refresh().then(() => topology.target(route)));
+      void topology.refresh();
+      return node;
+    }
+    return advice.kind === "ask" ? topology.nodeByKey(advice.node) : undefined;
+  }
+
+  /** A transaction aborted by EXECABORT carries the reason (e.g. MOVED) in its queued commands' errors. */
+  private adviceFor(error: unknown): RetryAdvice {
+    const own = retryAdvice(error, this.retryDelayMs);
+    if (own.kind !== "fail") return own;
+    const queued = (error as { previousErrors?: unknown[] }).previousErrors ?? [];
+    return queued.map((e) => retryAdvice(e, this.retryDelayMs)).find((a) => a.kind !== "fail") ?? own;
+  }
+
+  private async fanOut(command: RedisCommand, name: string): Promise<unknown> {
+    const masters = this.topology.cluster.nodes("master");
+    if (masters.length === 0) throw this.topology.unavailable({ kind: "any" });
+    return combine(name, await Promise.all(masters.map((node) => send(node, command, false))));
+  }
+
+  private readonly run = (command: RedisCommand): Promise<unknown> => {
+    const name = fanOutName(command);
+    if (FAN_OUT.has(name)) return this.fanOut(command, name);
+    return this.withRedirects(routeOf([command]), (node, asking) => send(node, command, asking), true);
+  };
+
+  lane(): (command: RedisCommand) => Promise<unknown> {
+    return this.run;
+  }
+
+  runDedicated(command: RedisCommand): Promise<unknown> {
+    // Blocking commands get a connection of their own to the slot's master, closed afterwards.
+    return this.withRedirects(routeOf([command]), (node) => runOnOwnConnection(node, command), false);
+  }
+
+  transaction(commands: RedisCommand[]): Promise<TransactionEntry[]> {
+    // MULTI…EXEC goes out in one write on the master's connection, so nothing interleaves with it.
+    return this.withRedirects(routeOf(commands), (node) => multiExec(node, commands), false);
+  }
+
+  subscriber(): Redis | null {
+    // Classic PUBLISH reaches every node of a cluster, so one connection to any master hears every
+    // channel; the masters take turns so streams spread over them.
+    const node = this.topology.target({ kind: "any" });
+    return node
+      ? node.duplicate({ ...subscriberOptions(this.timeoutMs), enableAutoPipelining: false })
+      : null;
+  }
+
+  isReady(): boolean {
+    return this.topology.cluster.status === "ready";
+  }
+
+  waitReady(ms: number): Promise<boolean> {
+    return this.topology.waitReady(ms);
+  }
+
+  async close(): Promise<void> {
+    const cluster = this.topology.cluster;
+    await cluster.quit().catch(() => cluster.disconnect());
+  }
+}
+
+function send(node: Redis, command: RedisCommand, asking: boolean): Promise<unknown> {
+  const name = wireName(command);
+  // Same tick, same node: ASKING and the command ride one auto-pipelined write, back to back.
+  if (asking) node.callBuffer("asking", "asking").catch(() => undefined);
+  return node.callBuffer(name, name, ...command.args);
+}
+
+async function runOnOwnConnection(node: Redis, command: RedisCommand): Promise<unknown> {
+  const own = node.duplicate({ enableAutoPipelining: false });
+  own.on("error", () => undefined);
+  try {
+    return await own.callBuffer(wireName(command), ...command.args);
+  } finally {
+    own.disconnect();
+  }
+}
+
+async function multiExec(node: Redis, commands: RedisCommand[]): Promise<TransactionEntry[]> {
+  const multi = node.multi();
+  for (const command of commands) multi.callBuffer(wireName(command), ...command.args);
+  const result = await multi.exec();
+  if (result === null) throw new Error("EXEC returned nil");
+  return result as TransactionEntry[];
+}
+
+/**
  * Connects to a Redis Cluster through `seeds`. Each command goes to the master of its key's slot on that
  * master's own auto-pipelined connection, so a `/pipeline` whose commands live on different masters is
  * split per master and every part still shares round trips. MOVED/ASK/TRYAGAIN/CLUSTERDOWN (the command
@@ -54,210 +196,5 @@ export function createClusterBackend(
   seeds: ClusterSeeds,
   options: { timeoutMs: number; log?: (line: string) => void },
 ): RedisBackend {
-  const { timeoutMs, log = () => {} } = options;
-  const retryDelayMs = Math.max(10, Math.min(100, Math.floor(timeoutMs / 5)));
-  const nodeOptions: RedisOptions = {
-    // ioredis' Cluster auto-pipeliner picks a pipeline by a command's first key but gets it wrong for
-    // `callBuffer` with the name passed twice (see redis-backend.ts), so each node pipelines on its own.
-    enableAutoPipelining: true,
-    commandTimeout: timeoutMs,
-    // A node that can't be reached within the request's time is reported, not waited for: queued commands
-    // would otherwise be written after the client had its error.
-    connectTimeout: timeoutMs,
-    autoResendUnfulfilledCommands: false,
-    maxRetriesPerRequest: 0,
-    username: seeds.username,
-    password: seeds.password,
-    tls: seeds.tls ? {} : undefined,
-  };
-  const cluster = new Cluster(seeds.nodes, {
-    scaleReads: "master",
-    enableOfflineQueue: false,
-    redisOptions: nodeOptions,
-    clusterRetryStrategy: (times: number) => Math.min(100 * times, 1000),
-    retryDelayOnFailover: retryDelayMs,
-    retryDelayOnClusterDown: retryDelayMs,
-    retryDelayOnTryAgain: retryDelayMs,
-    slotsRefreshTimeout: Math.min(timeoutMs, 1000),
-    // A safety net: errors trigger refreshes, this catches topology changes no request has hit yet.
-    slotsRefreshInterval: 5000,
-  });
-
-  const seen = new Map<string, number>();
-  function logOnce(line: string): void {
-    const now = Date.now();
-    if (now - (seen.get(line) ?? 0) > 10_000) log(line);
-    seen.set(line, now);
-  }
-  let lastMasters = "";
-  let byKey: Map<string, Redis> | null = null;
-  const forget = () => {
-    byKey = null;
-  };
-  cluster.on("error", (error: Error) => logOnce(`rest-proxy: Redis Cluster: ${error.message}`));
-  cluster.on("node error", (error: Error, key: string) =>
-    logOnce(`rest-proxy: Redis Cluster node ${key}: ${error.message}`),
-  );
-  cluster.on("+node", forget);
-  cluster.on("-node", forget);
-  cluster.on("refresh", () => {
-    forget();
-    const masters = [...new Set(cluster.slots.map((nodes) => nodes[0]))].sort().join(", ");
-    if (masters !== lastMasters) log(`rest-proxy: Redis Cluster masters: ${masters}`);
-    lastMasters = masters;
-  });
-
-  function nodeByKey(key: string | undefined): Redis | undefined {
-    if (key === undefined) return undefined;
-    byKey ??= new Map(cluster.nodes("all").map((r) => [`${r.options.host}:${r.options.port}`, r]));
-    const node = byKey.get(key);
-    return node && node.status !== "end" ? node : undefined;
-  }
-
-  let turn = 0;
-  function target(route: SlotRoute): Redis | undefined {
-    if (route.kind === "slot") return nodeByKey(cluster.slots[route.slot]?.[0]);
-    const masters = cluster.nodes("master").filter((node) => node.status !== "end");
-    turn = (turn + 1) % Math.max(1, masters.length);
-    return masters[turn];
-  }
-
-  let inflight: Promise<void> | null = null;
-  let lastRefresh = 0;
-  /** Refreshes the slot map (joining one in flight; at most one per 100 ms) and resolves when it is done. */
-  function refresh(): Promise<void> {
-    if (inflight) return inflight;
-    if (Date.now() - lastRefresh < REFRESH_THROTTLE_MS) return Promise.resolve();
-    inflight = new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve())).finally(() => {
-      inflight = null;
-      lastRefresh = Date.now();
-    });
-    return inflight;
-  }
-
-  function unavailable(route: SlotRoute): Error {
-    void refresh();
-    const where = route.kind === "slot" ? `the master of slot ${route.slot}` : "any master";
-    return new Error(`no connection to ${where} (failover in progress?)`);
-  }
-
-  /** Runs `attempt` on the route's master, following redirections until the deadline. */
-  async function withRedirects<T>(route: SlotRoute, attempt: Attempt<T>, allowAsk: boolean): Promise<T> {
-    if (route.kind === "cross") throw replyError(CROSSSLOT_MESSAGE);
-    const deadline = Date.now() + timeoutMs;
-    let node = target(route);
-    let asking = false;
-    for (let redirections = 0; ; redirections++) {
-      if (!node) throw unavailable(route);
-      try {
-        return await attempt(node, asking);
-      } catch (error) {
-        const advice = adviceFor(error);
-        const waitMs = advice.kind === "wait" ? advice.ms : 0;
-        const usable = advice.kind !== "fail" && (advice.kind !== "ask" || allowAsk);
-        if (!usable || redirections >= MAX_REDIRECTIONS || Date.now() + waitMs >= deadline) {
-          if (advice.kind === "fail" && advice.refresh) void refresh();
-          throw error;
-        }
-        asking = advice.kind === "ask";
-        if (advice.kind === "wait") {
-          await new Promise((r) => setTimeout(r, waitMs));
-          await refresh();
-          node = target(route);
-        } else if (advice.kind === "moved") {
-          node = nodeByKey(advice.node) ?? (await refresh().then(() => target(route)));
-          void refresh();
-        } else if (advice.kind === "ask") {
-          node = nodeByKey(advice.node);
-        }
-        // Waiting for the slot map may have used up the request's time: the client has its answer by now.
-        if (Date.now() >= deadline) throw error;
-      }
-    }
-  }
-
-  /** A transaction aborted by EXECABORT carries the reason (e.g. MOVED) in its queued commands' errors. */
-  function adviceFor(error: unknown): RetryAdvice {
-    const own = retryAdvice(error, retryDelayMs);
-    if (own.kind !== "fail") return own;
-    const queued = (error as { previousErrors?: unknown[] }).previousErrors ?? [];
-    return queued.map((e) => retryAdvice(e, retryDelayMs)).find((a) => a.kind !== "fail") ?? own;
-  }
-
-  function send(node: Redis, command: RedisCommand, asking: boolean): Promise<unknown> {
-    const name = wireName(command);
-    // Same tick, same node: ASKING and the command ride one auto-pipelined write, back to back.
-    if (asking) node.callBuffer("asking", "asking").catch(() => undefined);
-    return node.callBuffer(name, name, ...command.args);
-  }
-
-  async function fanOut(command: RedisCommand, name: string): Promise<unknown> {
-    const masters = cluster.nodes("master");
-    if (masters.length === 0) throw unavailable({ kind: "any" });
-    return combine(name, await Promise.all(masters.map((node) => send(node, command, false))));
-  }
-
-  function run(command: RedisCommand): Promise<unknown> {
-    const name = fanOutName(command);
-    if (FAN_OUT.has(name)) return fanOut(command, name);
-    return withRedirects(routeOf([command]), (node, asking) => send(node, command, asking), true);
-  }
-
-  return {
-    lane: () => run,
-    runDedicated(command) {
-      // Blocking commands get a connection of their own to the slot's master, closed afterwards.
-      return withRedirects(
-        routeOf([command]),
-        async (node) => {
-          const own = node.duplicate({ enableAutoPipelining: false });
-          own.on("error", () => undefined);
-          try {
-            return await own.callBuffer(wireName(command), ...command.args);
-          } finally {
-            own.disconnect();
-          }
-        },
-        false,
-      );
-    },
-    transaction(commands) {
-      // MULTI…EXEC goes out in one write on the master's connection, so nothing interleaves with it.
-      return withRedirects(
-        routeOf(commands),
-        async (node) => {
-          const multi = node.multi();
-          for (const command of commands) multi.callBuffer(wireName(command), ...command.args);
-          const result = await multi.exec();
-          if (result === null) throw new Error("EXEC returned nil");
-          return result as TransactionEntry[];
-        },
-        false,
-      );
-    },
-    subscriber() {
-      // Classic PUBLISH reaches every node of a cluster, so one connection to any master hears every
-      // channel; the masters take turns so streams spread over them.
-      const node = target({ kind: "any" });
-      return node ? node.duplicate({ ...subscriberOptions(timeoutMs), enableAutoPipelining: false }) : null;
-    },
-    isReady: () => cluster.status === "ready",
-    waitReady(ms) {
-      if (cluster.status === "ready") return Promise.resolve(true);
-      return new Promise((resolve) => {
-        const timer = setTimeout(() => {
-          cluster.off("ready", onReady);
-          resolve(false);
-        }, ms);
-        const onReady = () => {
-          clearTimeout(timer);
-          resolve(true);
-        };
-        cluster.once("ready", onReady);
-      });
-    },
-    async close() {
-      await cluster.quit().catch(() => cluster.disconnect());
-    },
-  };
+  return new ClusterBackend(seeds, options.timeoutMs, options.log ?? (() => {}));
 }

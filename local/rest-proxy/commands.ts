@@ -1,7 +1,9 @@
 /** @module Command policy: turning a JSON command into Redis arguments, and which commands the proxy refuses. */
 
-/** A parse or policy outcome: errors are values so the HTTP layer can answer them as JSON. */
-export type Result<T> = { ok: true; value: T } | { ok: false; error: string };
+import type { Result } from "../../workers/result";
+
+// Parse and policy outcomes are the project's one Result: errors as values the HTTP layer answers as JSON.
+export type { Result };
 
 /** A command ready for Redis. */
 export interface RedisCommand {

@@ -72,10 +72,8 @@ export function createHandler(
   function withBody(req: IncomingMessage, res: ServerResponse, use: (body: Buffer) => void) {
     readBody(req, options.maxBodyBytes, (result) => {
       if (result.ok) return use(result.body);
-      // Closing after a 413 stops the client from streaming the rest of an oversized body at us.
-      const headers: Record<string, string> | undefined =
-        result.status === 413 ? { connection: "close" } : undefined;
-      sendError(res, result.status, result.error, headers);
+      // After a 413 the connection closes: the client learns it should not send such a body again here.
+      sendError(res, result.status, result.error, result.close ? { connection: "close" } : undefined);
     });
   }
 

@@ -69,26 +69,29 @@ export function sendAnswer(res: ServerResponse, status: number, body: string, sy
   res.end(body);
 }
 
-/** A request body, or the reason there is none. */
-export type BodyResult = { ok: true; body: Buffer } | { ok: false; status: 413 | 400; error: string };
+/** A request body, or the reason there is none. `close`: the connection must close after the answer. */
+export type BodyResult =
+  | { ok: true; body: Buffer }
+  | { ok: false; status: 413 | 400; error: string; close?: boolean };
+
+/** How much of an oversized body is read (and dropped) so the client can read the 413: 8× the limit. */
+const DRAIN_FACTOR = 8;
 
 /**
- * Reads the whole body, giving up as soon as it exceeds `maxBytes` (by `Content-Length` or by counting),
- * so a huge upload costs neither memory nor time.
+ * Reads the whole body. One larger than `maxBytes` is read to its end and dropped, and only then answered
+ * with 413: a client such as `fetch` (and so `@upstash/redis`) that is still sending when the answer
+ * comes and the socket closes sees EPIPE instead of the JSON error. Past `DRAIN_FACTOR × maxBytes`
+ * (declared or counted) the socket is cut without an answer: an upload that large costs neither memory
+ * nor much time.
  *
  * @example
  * readBody(req, 1024 * 1024, (result) => { if (result.ok) handle(result.body); });
  */
 export function readBody(req: IncomingMessage, maxBytes: number, done: (result: BodyResult) => void): void {
-  const tooLarge: BodyResult = {
-    ok: false,
-    status: 413,
-    error: `ERR proxy: request body larger than ${maxBytes} bytes`,
-  };
+  const drainLimit = maxBytes * DRAIN_FACTOR;
   const declared = Number(req.headers["content-length"]);
-  if (declared > maxBytes) {
-    req.resume();
-    done(tooLarge);
+  if (declared > drainLimit) {
+    req.socket.destroy();
     return;
   }
   const chunks: Buffer[] = [];
@@ -100,18 +103,22 @@ export function readBody(req: IncomingMessage, maxBytes: number, done: (result: 
     done(result);
   };
   req.on("data", (chunk: Buffer) => {
-    if (finished) return;
     size += chunk.length;
-    if (size > maxBytes) {
-      chunks.length = 0;
-      finish(tooLarge);
+    if (size > drainLimit) {
+      req.socket.destroy();
+      finished = true;
       return;
     }
-    chunks.push(chunk);
+    if (size > maxBytes) chunks.length = 0;
+    else chunks.push(chunk);
   });
-  req.on("end", () =>
-    finish({ ok: true, body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks) }),
-  );
+  req.on("end", () => {
+    if (size > maxBytes) {
+      const error = `ERR proxy: request body larger than ${maxBytes} bytes`;
+      return finish({ ok: false, status: 413, error, close: true });
+    }
+    finish({ ok: true, body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks) });
+  });
   req.on("error", () =>
     finish({ ok: false, status: 400, error: "ERR proxy: the request body could not be read" }),
   );

@@ -25,7 +25,7 @@ export interface RedisBackend {
   subscriber(): Redis | null;
   /** Whether the shared connections are up. */
   isReady(): boolean;
-  /** Resolves true once the shared connections are ready, false after `timeoutMs`. */
+  /** Resolves true once the shared connections are ready; false at a failed attempt or after `timeoutMs`. */
   waitReady(timeoutMs: number): Promise<boolean>;
   /** Lets pending replies arrive, then closes every connection. */
   close(): Promise<void>;
@@ -80,16 +80,126 @@ function waitForReady(redis: Redis, timeoutMs: number): Promise<boolean> {
     const done = (ok: boolean) => {
       clearTimeout(timer);
       redis.off("ready", onReady);
+      redis.off("error", onError);
       resolve(ok);
     };
     const onReady = () => done(true);
+    const onError = () => done(false);
     const timer = setTimeout(() => done(false), timeoutMs);
     redis.on("ready", onReady);
+    redis.on("error", onError);
   });
 }
 
 function isReplyError(error: unknown): boolean {
   return error instanceof Error && error.name === "ReplyError";
+}
+
+/**
+ * The shared, auto-pipelined connections, with outages logged once (on the first error, and when every
+ * connection is back) rather than per reconnect attempt.
+ */
+function connectShared(url: string, count: number, timeoutMs: number, log: (line: string) => void): Redis[] {
+  const shared = Array.from(
+    { length: count },
+    () => new Redis(url, { ...connectionOptions(timeoutMs), enableAutoPipelining: true }),
+  );
+  let outage = false;
+  for (const redis of shared) {
+    redis.on("error", (error: Error) => {
+      if (!outage) log(`rest-proxy: Redis connection error: ${error.message}`);
+      outage = true;
+    });
+    redis.on("ready", () => {
+      if (outage && shared.every((r) => r.status === "ready")) {
+        log("rest-proxy: Redis connection restored");
+        outage = false;
+      }
+    });
+  }
+  return shared;
+}
+
+/**
+ * Connections of their own for blocking commands and transactions: at most 16, reused while healthy,
+ * callers beyond that wait their turn (bounded by the request's time).
+ */
+class DedicatedPool {
+  private readonly idle: Redis[] = [];
+  private readonly waiters: Array<(redis: Redis) => void> = [];
+  private count = 0;
+  private closing = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Runs `work` on a connection nobody else uses meanwhile. */
+  async use<T>(work: (redis: Redis) => Promise<T>): Promise<T> {
+    const redis = await this.acquire();
+    let failure: unknown;
+    try {
+      return await work(redis);
+    } catch (error) {
+      failure = error;
+      throw error;
+    } finally {
+      this.release(redis, failure);
+    }
+  }
+
+  private async acquire(): Promise<Redis> {
+    const ready = this.idle.pop();
+    if (ready) return ready;
+    if (this.count >= MAX_DEDICATED_CONNECTIONS) return this.waitForOne();
+    this.count++;
+    const redis = new Redis(this.url, connectionOptions(this.timeoutMs));
+    redis.on("error", () => {
+      // The shared connection reports outages; these would only repeat them.
+    });
+    if (await waitForReady(redis, this.timeoutMs)) return redis;
+    this.discard(redis);
+    // Same text as ioredis' own timeout, so the client sees one "did not answer within" error.
+    throw new Error("Command timed out");
+  }
+
+  private waitForOne(): Promise<Redis> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(grant), 1);
+        reject(new Error("Command timed out"));
+      }, this.timeoutMs);
+      const grant = (redis: Redis) => {
+        clearTimeout(timer);
+        resolve(redis);
+      };
+      this.waiters.push(grant);
+    });
+  }
+
+  private discard(redis: Redis): void {
+    this.count--;
+    redis.disconnect();
+  }
+
+  // A connection whose command failed without a Redis reply (timeout, lost link) may still be blocked or
+  // mid-transaction, so it is dropped rather than handed to the next caller.
+  private release(redis: Redis, failure: unknown): void {
+    if (this.closing || (failure !== undefined && !isReplyError(failure))) {
+      this.discard(redis);
+      return;
+    }
+    const waiter = this.waiters.shift();
+    if (waiter) waiter(redis);
+    else this.idle.push(redis);
+  }
+
+  /** Stops reusing connections and hands back the idle ones, for the caller to close. */
+  drain(): Redis[] {
+    this.closing = true;
+    return this.idle.splice(0);
+  }
 }
 
 /**
@@ -110,23 +220,7 @@ export function createRedisBackend(
 ): RedisBackend {
   const { timeoutMs, log = () => {} } = options;
   const count = Math.max(1, options.sharedConnections ?? 1);
-  const shared = Array.from(
-    { length: count },
-    () => new Redis(url, { ...connectionOptions(timeoutMs), enableAutoPipelining: true }),
-  );
-  let outage = false;
-  for (const redis of shared) {
-    redis.on("error", (error: Error) => {
-      if (!outage) log(`rest-proxy: Redis connection error: ${error.message}`);
-      outage = true;
-    });
-    redis.on("ready", () => {
-      if (outage && shared.every((r) => r.status === "ready")) {
-        log("rest-proxy: Redis connection restored");
-        outage = false;
-      }
-    });
-  }
+  const shared = connectShared(url, count, timeoutMs, log);
   // ioredis 5 drops the command name when it auto-pipelines `callBuffer` (it re-adds it only for
   // `call`), so the name goes in twice. wireName() keeps every command on the auto-pipelined path;
   // the conformance suite would catch a change in ioredis.
@@ -135,68 +229,7 @@ export function createRedisBackend(
     return redis.callBuffer(name, name, ...command.args);
   });
   let turn = 0;
-
-  const idle: Redis[] = [];
-  const waiters: Array<(redis: Redis) => void> = [];
-  let dedicatedCount = 0;
-  let closing = false;
-
-  async function acquire(): Promise<Redis> {
-    const ready = idle.pop();
-    if (ready) return ready;
-    if (dedicatedCount < MAX_DEDICATED_CONNECTIONS) {
-      dedicatedCount++;
-      const redis = new Redis(url, connectionOptions(timeoutMs));
-      redis.on("error", () => {
-        // The shared connection reports outages; these would only repeat them.
-      });
-      if (await waitForReady(redis, timeoutMs)) return redis;
-      discard(redis);
-      // Same text as ioredis' own timeout, so the client sees one "did not answer within" error.
-      throw new Error("Command timed out");
-    }
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        waiters.splice(waiters.indexOf(grant), 1);
-        reject(new Error("Command timed out"));
-      }, timeoutMs);
-      const grant = (redis: Redis) => {
-        clearTimeout(timer);
-        resolve(redis);
-      };
-      waiters.push(grant);
-    });
-  }
-
-  function discard(redis: Redis): void {
-    dedicatedCount--;
-    redis.disconnect();
-  }
-
-  // A connection whose command failed without a Redis reply (timeout, lost link) may still be blocked or
-  // mid-transaction, so it is dropped rather than handed to the next caller.
-  function release(redis: Redis, failure: unknown): void {
-    if (closing || (failure !== undefined && !isReplyError(failure))) {
-      discard(redis);
-      return;
-    }
-    const waiter = waiters.shift();
-    if (waiter) waiter(redis);
-    else idle.push(redis);
-  }
-
-  async function withDedicated<T>(work: (redis: Redis) => Promise<T>): Promise<T> {
-    const redis = await acquire();
-    let failure: unknown;
-    try {
-      return await work(redis);
-    } catch (error) {
-      failure = error;
-      throw error;
-    } finally {
-      release(redis, failure);
-    }
-  }
+  const dedicated = new DedicatedPool(url, timeoutMs);
 
   return {
     lane() {
@@ -204,10 +237,10 @@ export function createRedisBackend(
       return runners[turn] as (command: RedisCommand) => Promise<unknown>;
     },
     runDedicated(command) {
-      return withDedicated((redis) => redis.callBuffer(wireName(command), ...command.args));
+      return dedicated.use((redis) => redis.callBuffer(wireName(command), ...command.args));
     },
     transaction(commands) {
-      return withDedicated(async (redis) => {
+      return dedicated.use(async (redis) => {
         const multi = redis.multi();
         for (const command of commands) multi.callBuffer(wireName(command), ...command.args);
         const result = await multi.exec();
@@ -222,8 +255,7 @@ export function createRedisBackend(
       return ready.every(Boolean);
     },
     async close() {
-      closing = true;
-      const all = [...shared, ...idle.splice(0)];
+      const all = [...shared, ...dedicated.drain()];
       await Promise.all(all.map((redis) => redis.quit().catch(() => redis.disconnect())));
     },
   };

@@ -1,6 +1,7 @@
 /** @module The proxy's HTTP server: wiring the backend, executor and routes together, listening, graceful shutdown. */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Result } from "../../workers/result";
 import { createClusterBackend } from "./cluster-backend";
 import { createExecutor } from "./execute";
 import { createHandler } from "./handler";
@@ -24,8 +25,9 @@ export interface ProxyServer {
   close(): Promise<void>;
 }
 
-// How long Redis gets to come up before the proxy listens anyway (requests meanwhile get 503 JSON).
-const STARTUP_REDIS_WAIT_MS = 5000;
+// The proxy listens once Redis is connected, or its first attempt failed, or after this long, whichever
+// comes first; until Redis answers, requests get 503 JSON.
+const STARTUP_REDIS_WAIT_MS = 1000;
 /** The kernel caps it at net.core.somaxconn. */
 const LISTEN_BACKLOG = 65_535;
 
@@ -36,9 +38,7 @@ const LISTEN_BACKLOG = 65_535;
  * const built = createProxyServer({ redisUrl: "redis://127.0.0.1:6379", token: "t", port: 0 });
  * if (built.ok) { const proxy = await built.value.listen(); console.log(proxy.url); }
  */
-export function createProxyServer(
-  options: ProxyOptions,
-): { ok: true; value: ProxyServer } | { ok: false; error: string } {
+export function createProxyServer(options: ProxyOptions): Result<ProxyServer> {
   const resolved = resolveProxyOptions(options);
   if (!resolved.ok) return resolved;
   const settings = resolved.value;
@@ -81,9 +81,12 @@ export function createProxyServer(
   }
 
   async function listen(): Promise<RunningProxy> {
-    if (!(await backend.waitReady(STARTUP_REDIS_WAIT_MS))) {
-      settings.log("rest-proxy: Redis is not reachable yet; answering 503 until it is");
-    }
+    // Listen at once, Redis or not: a caller gets a 503 JSON answer it understands rather than a refused
+    // connection, and a launcher sees the proxy up (and its port ours) without waiting on Redis.
+    void backend.waitReady(STARTUP_REDIS_WAIT_MS).then((ready) => {
+      if (!ready && !closing)
+        settings.log("rest-proxy: Redis is not reachable yet; answering 503 until it is");
+    });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       // Every edge opens a connection per concurrent decision: a burst of a thousand overflows Node's

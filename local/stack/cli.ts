@@ -1,13 +1,17 @@
 /** @module `npm start`: builds the worker, starts the local stack, prints its status, stops it on Ctrl-C. */
 import { spawnSync } from "node:child_process";
-import { failUsage, orFail, PORT_RANGE, policiesFlag, readFlags, wholeNumber } from "../cli";
-import { ensureSystemDeps } from "../system-deps";
-import { type Stack, startStack } from "./index";
+// Only what reading the flags and claiming the ports needs is imported up front (not the support wing's
+// index, nor the stack): a taken port or a bad flag is reported before the rest of the code is even read.
+import { failUsage, orFail, PORT_RANGE, policiesFlag, readFlags, wholeNumber } from "../support/flags";
+import { claimPorts, onStopRequest } from "../support/lifecycle";
+import type { Stack } from "./start";
 
 const HELP = `Usage: npm start -- [options]
 
 Starts the local stack: its own Redis, the Upstash-compatible REST proxy, N workerd instances of the
-bundled worker and an NGINX round-robin gateway in front of them. Ctrl-C (or SIGTERM) stops everything.
+bundled worker and an NGINX round-robin gateway in front of them. Ctrl-C, SIGTERM or SIGHUP (to this
+process or to npm) stops everything; if the launcher itself is killed, every part exits with it. A port
+that is taken stops the start before anything runs (exit code 1).
 
 Options:
   --port <n>           NGINX port (default 8080)
@@ -19,7 +23,7 @@ Options:
   --redis-cluster      start a local Redis Cluster instead of one Redis: 3 masters with 1 replica
                        each, failover within seconds; the REST proxy routes by hash slot
                        (see docs/cluster.md)
-  --proxy-port <n>     REST proxy port (default 8079)
+  --proxy-port <n>     REST proxy port (default: a free one, shown in the status table)
   --limiting off       run the same stack with rate limiting turned off (benchmark baseline)
   --demo-port <n>      serve the backoff demo page here (default 8081); its two routes
                        (/demo-api/plain/*, /demo-api/client/*) and its origin are added to the policies
@@ -83,7 +87,7 @@ async function main(): Promise<void> {
   const port = orFail("npm start", wholeNumber("--port", str("port"), { ...PORT_RANGE, fallback: 8080 }));
   const proxyPort = orFail(
     "npm start",
-    wholeNumber("--proxy-port", str("proxy-port"), { ...PORT_RANGE, fallback: 8079 }),
+    wholeNumber("--proxy-port", str("proxy-port"), { ...PORT_RANGE, fallback: 0 }),
   );
   const instances = orFail(
     "npm start",
@@ -103,7 +107,18 @@ async function main(): Promise<void> {
   const redisCluster = values["redis-cluster"] === true;
   if (redisCluster && redisUrl !== undefined) fail("--redis-cluster and --redis-url exclude each other");
   const policies = orFail("npm start", policiesFlag(str("policies")));
+  // Before the build and before any part: a taken port is the user's to free, and no restart cures it.
+  const free = await claimPorts([
+    { port, flag: "--port" },
+    { port: proxyPort, flag: "--proxy-port" },
+    { port: demoPort ?? 0, flag: "--demo-port" },
+  ]);
+  if (!free.ok) {
+    console.error(`npm start: ${free.error}`);
+    process.exit(1);
+  }
 
+  const { ensureSystemDeps } = await import("../support/system-deps");
   const deps = ensureSystemDeps(redisUrl ? ["nginx"] : ["redis", "nginx"]);
   if (!deps.ok) fail(deps.error);
   if (!values["no-build"]) {
@@ -114,7 +129,18 @@ async function main(): Promise<void> {
 
   const redisPart = redisCluster ? "a 3-master/3-replica Redis Cluster" : "Redis";
   console.log(`Starting ${redisPart}, the REST proxy, ${instances} workerd instance(s) and NGINX…`);
-  const stack = await startStack({
+  let stack: Stack | undefined;
+  onStopRequest((why) => {
+    console.log(`\n${why}: stopping the stack…`);
+    // Still starting: exiting is enough, every part started so far gets SIGTERM as this process ends.
+    if (!stack) process.exit(0);
+    void stack.stop().then(() => {
+      console.log("Stopped.");
+      process.exit(0);
+    });
+  });
+  const { startStack } = await import("./start");
+  stack = await startStack({
     port,
     proxyPort,
     instances,
@@ -127,20 +153,11 @@ async function main(): Promise<void> {
     demoPort,
     log: (line) => console.log(line),
     onFatal: () => process.exit(1),
-  }).catch((error: Error) => fail(`could not start the stack: ${error.message}`));
+  }).catch((error: Error) => {
+    console.error(`npm start: could not start the stack: ${error.message}`);
+    process.exit(1);
+  });
   printStatus(stack, await clusterRoles(stack));
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`\n${signal}: stopping the stack…`);
-    await stack.stop();
-    console.log("Stopped.");
-    process.exit(0);
-  };
-  process.on("SIGINT", () => void shutdown("SIGINT"));
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
 }
 
 void main();

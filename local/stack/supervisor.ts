@@ -1,5 +1,5 @@
 /** @module Keeps the stack's processes alive: reports a death, restarts with backoff, gives up on a crash loop. */
-import type { ManagedProcess } from "../process";
+import { deterministicFailure, type ManagedProcess } from "../support";
 
 /** One supervised part of the stack. */
 export interface PartSpec {
@@ -31,7 +31,8 @@ interface Part {
 
 /**
  * Starts parts in order, restarts any that die (250 ms, 500 ms, … up to 4 s apart), and calls `onFatal`
- * when one dies more than 5 times in a minute.
+ * when one dies more than 5 times in a minute, or at once when it died of something a restart cannot
+ * cure (its port taken, a usage error).
  *
  * @example
  * const sup = new Supervisor(console.log, (why) => stop(why));
@@ -83,6 +84,10 @@ export class Supervisor {
     part.state = "restarting";
     const tail = child.output().trim().split("\n").slice(-3).join(" | ");
     this.log(`✗ ${part.spec.name} (pid ${child.pid}) exited with ${code}${tail ? `: ${tail}` : ""}`);
+    if (deterministicFailure(code, child.output())) {
+      this.onFatal(`${part.spec.name} can't run on ${part.spec.address} (${tail || code}); not retrying`);
+      return;
+    }
     if (part.deaths.length > MAX_DEATHS) {
       this.onFatal(`${part.spec.name} died ${part.deaths.length} times within a minute; giving up`);
       return;
@@ -111,6 +116,17 @@ export class Supervisor {
       restarts: p.restarts,
       state: p.state,
     }));
+  }
+
+  /** Whether every part has a live process of its own (none restarting or stopped). */
+  allRunning(): boolean {
+    return this.parts.every(
+      (p) =>
+        p.state === "running" &&
+        p.process !== null &&
+        p.process.child.exitCode === null &&
+        p.process.child.signalCode === null,
+    );
   }
 
   /** The running process of part `name` (tests kill it to prove supervision). */

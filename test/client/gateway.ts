@@ -2,9 +2,9 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEMO_POLICIES, DEMO_ROUTES } from "../../local/demo/policies";
-import { startNginx } from "../../local/gateway";
-import { freePort } from "../../local/process";
+import { startNginx } from "../../local/stack";
+import { freePort } from "../../local/support";
+import { DEMO_POLICIES, DEMO_ROUTES } from "../../local/tools";
 import type { EdgeStack } from "../helpers/edge-stack";
 
 export interface Gateway {

@@ -1,6 +1,6 @@
 import { Redis as IoRedis } from "ioredis";
 import { describe, expect, it } from "vitest";
-import { startRedis } from "../../local/redis";
+import { startRedis } from "../../local/support";
 import { startTestProxy } from "../helpers/proxy";
 
 describe("security: what a leaked proxy token can do", () => {

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import fc from "fast-check";
 import { Redis as IoRedis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RedisServer, startRedis } from "../../local/redis";
+import { type RedisServer, startRedis } from "../../local/support";
 import { startTestProxy, type TestProxy } from "../helpers/proxy";
 import { hostileString, inBatches, params, report } from "./fuzz";
 

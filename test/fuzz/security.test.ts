@@ -5,11 +5,16 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { Redis as IoRedis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startNginx } from "../../local/gateway";
-import { type EdgeProcess, startEdgeProcess } from "../../local/launch";
-import { freePort, type ManagedProcess } from "../../local/process";
-import { type RedisServer, startRedis } from "../../local/redis";
 import { createTokenCheck } from "../../local/rest-proxy/http";
+import { startNginx } from "../../local/stack";
+import {
+  type EdgeProcess,
+  freePort,
+  type ManagedProcess,
+  type RedisServer,
+  startEdgeProcess,
+  startRedis,
+} from "../../local/support";
 import { bearerMatches } from "../../workers/http/auth";
 import { startTestProxy, type TestProxy } from "../helpers/proxy";
 import { params, rawRequest, report } from "./fuzz";
@@ -24,7 +29,7 @@ const POLICIES = {
   routes: [{ path: "/*", policy: "p", key: "ip" }],
 };
 
-/** One edge instance as its own process (local/edge/cli.ts), so everything workerd prints is captured. */
+/** One edge instance as its own process (local/stack/edge/cli.ts), so everything workerd prints is captured. */
 function startEdgeAs(redisToken: string, proxyUrl: string): Promise<EdgeProcess> {
   return startEdgeProcess({
     bindings: {

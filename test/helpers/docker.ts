@@ -1,7 +1,7 @@
 /** @module What the compose suite needs from the host (docker CLI, engine, Compose v2, base images, Ryuk), each checked with a reason to print when it is missing. */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { repoPath } from "../../local/process";
+import { repoPath } from "../../local/support";
 
 /** testcontainers' cleanup container (its `REAPER_IMAGE`, unless `RYUK_CONTAINER_IMAGE` overrides it). */
 const RYUK_IMAGE = process.env.RYUK_CONTAINER_IMAGE ?? "testcontainers/ryuk:0.14.0";

@@ -1,7 +1,7 @@
 /** @module Test helper: a real Redis, the real REST proxy and N real workerd instances of the bundled worker. */
 import { Redis as IoRedis } from "ioredis";
-import { type EdgeInstance, startEdge } from "../../local/edge";
-import { type RedisServer, startRedis } from "../../local/redis";
+import { type EdgeInstance, startEdge } from "../../local/stack";
+import { type RedisServer, startRedis } from "../../local/support";
 import type { Env } from "../../workers/config";
 import { startTestProxy, type TestProxy } from "./proxy";
 

@@ -1,6 +1,6 @@
 /** @module Vitest global setup: the system programs every suite runs are installed, and the worker bundle is fresh. */
 import { spawnSync } from "node:child_process";
-import { ensureSystemDeps, type SystemDepName } from "../../local/system-deps";
+import { ensureSystemDeps, type SystemDepName } from "../../local/support";
 
 /** What the suites start: Redis (and redis-cli for the cluster), NGINX, and Chromium for the demo page. */
 export const TEST_SYSTEM_DEPS: SystemDepName[] = ["redis", "nginx", "chromium"];

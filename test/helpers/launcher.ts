@@ -1,9 +1,10 @@
 /** @module Test helper: `npm start` as a real child process with a policies file, and process liveness checks. */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type ManagedProcess, spawnManaged, waitUntil } from "../../local/process";
+import { type ManagedProcess, spawnManaged, waitUntil } from "../../local/support";
 
 export interface Launcher {
   process: ManagedProcess;
@@ -45,7 +46,53 @@ export function alive(pid: number): boolean {
   }
 }
 
-/** The workerd processes an edge host (`local/edge/cli.ts`) runs. */
+/**
+ * `pid` and every process below it (children, grandchildren…), from /proc: what must be gone once the
+ * process is told to stop. Read before stopping it: orphans are re-parented and no longer found this way.
+ *
+ * @example
+ * const parts = descendants(npm.pid); // npm, the launcher, redis, the proxy, the edges, workerd, nginx
+ */
+export function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // "pid (comm) state ppid …": comm may hold spaces and parentheses, so read after the last ")".
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const found: number[] = [];
+  const walk = (p: number) => {
+    if (!alive(p)) return;
+    found.push(p);
+    for (const child of children.get(p) ?? []) walk(child);
+  };
+  walk(pid);
+  return found;
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
+export function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: "127.0.0.1" });
+    socket.setTimeout(1000, () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+/** The workerd processes an edge host (`local/stack/edge/cli.ts`) runs. */
 export function workerdPids(hostPid: number): number[] {
   try {
     return execFileSync("pgrep", ["-P", String(hostPid), "workerd"], { encoding: "utf8" })

@@ -1,5 +1,5 @@
 /** @module Test helper: the REST proxy as a real child process on a free port (started as the stack starts it), and raw POSTs. */
-import { type ProxyProcess, startProxyProcess } from "../../local/launch";
+import { type ProxyProcess, startProxyProcess } from "../../local/support";
 
 /** A proxy process that belongs to the calling test. */
 export type TestProxy = ProxyProcess;

@@ -1,7 +1,7 @@
 /** @module Test helper: a private redis-server for a suite, flushed before every test, with a direct client. */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach } from "vitest";
-import { type RedisServer, startRedis } from "../../local/redis";
+import { type RedisServer, startRedis } from "../../local/support";
 
 /**
  * Starts a Redis for the calling suite (stopped after it) and empties it before each test. Call it at

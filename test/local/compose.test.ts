@@ -1,7 +1,7 @@
 /** @module docker-compose.yml for real: round robin, one bucket across the edges, edges killed, and a `down` that leaves nothing (skips, saying why, where Docker can't run it). */
 import { DockerComposeEnvironment, type StartedDockerComposeEnvironment, Wait } from "testcontainers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, REPO_ROOT, waitUntil } from "../../local/process";
+import { freePort, REPO_ROOT, waitUntil } from "../../local/support";
 import {
   composeSkipReason,
   docker,

@@ -4,15 +4,14 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ManagedProcess, REPO_ROOT, spawnManaged, waitUntil } from "../../local/process";
-import { pingRedis } from "../../local/redis";
+import { type ManagedProcess, pingRedis, REPO_ROOT, spawnManaged, waitUntil } from "../../local/support";
 
 const POLICIES = {
   prefix: "dev",
   policies: { p: { limits: [{ name: "burst", capacity: 3, refill: "1/m" }] } },
   routes: [{ path: "/*", policy: "p", key: "ip" }],
 };
-const CLI = ["--import", "tsx", "local/dev/cli.ts"];
+const CLI = ["--import", "tsx", "local/tools/dev/cli.ts"];
 
 function policiesFile(document: unknown): string {
   const file = join(mkdtempSync(join(tmpdir(), "erl-dev-test-")), "policies.json");

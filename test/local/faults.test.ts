@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitUntil } from "../../local/process";
-import { pingRedis } from "../../local/redis";
 import { type Stack, startStack } from "../../local/stack";
+import { pingRedis, waitUntil } from "../../local/support";
 import { workerdPids } from "../helpers/launcher";
 import { getFresh, type Sample, sleep, slowest, startLoad } from "../helpers/load";
 

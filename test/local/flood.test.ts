@@ -1,8 +1,8 @@
 /** @module A flood on the real stack with default policy settings: a busy store is waited for, never failed open. */
 import { Redis as IoRedis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pingRedis } from "../../local/redis";
 import { type Stack, startStack } from "../../local/stack";
+import { pingRedis } from "../../local/support";
 import { bucketKeys, runTokenBucket } from "../../lua";
 import { ioredisRunner } from "../../lua/ioredis";
 import { DEFAULT_TIMEOUT_MS } from "../../workers/policies/schema";

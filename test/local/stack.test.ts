@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ManagedProcess, waitUntil } from "../../local/process";
+import { type ManagedProcess, waitUntil } from "../../local/support";
 import { alive, sharedBucketBurst, startLauncher, workerdPids } from "../helpers/launcher";
 
 // The launcher exactly as `npm start` runs it, on free ports, with a policies file of its own.

@@ -1,7 +1,7 @@
 /** @module The stack's supervisor with real processes: restarts, and nothing outlives stopAll, even mid-restart. */
 import { describe, expect, it } from "vitest";
-import { type ManagedProcess, spawnManaged } from "../../local/process";
-import { Supervisor } from "../../local/stack/supervisor";
+import { Supervisor } from "../../local/stack";
+import { type ManagedProcess, spawnManaged } from "../../local/support";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const gone = (p: ManagedProcess | undefined) => p?.child.exitCode !== null || p?.child.signalCode !== null;

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { planSystemDeps, resolveCommand } from "../../local/system-deps";
+import { planSystemDeps, resolveCommand } from "../../local/support";
 import { TEST_SYSTEM_DEPS } from "../helpers/global-setup";
 
 // A PATH holding nothing: every program outside the sbin directories (chromium lives in /usr/bin) is

@@ -1,7 +1,7 @@
 import clusterKeySlot from "cluster-key-slot";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type RedisServer, startRedis } from "../../local/redis";
+import { type RedisServer, startRedis } from "../../local/support";
 import { bucketKeys, type LimitSpec, takeTokens } from "../../lua";
 import { ioredisRunner } from "../../lua/ioredis";
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startRedis } from "../../local/redis";
+import { startRedis } from "../../local/support";
 import { type EdgeStack, getAs, startEdgeStack } from "../helpers/edge-stack";
 import { sleep } from "../helpers/load";
 import { TEST_POLICIES } from "../helpers/policies";

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RedisServer, startRedis } from "../../local/redis";
+import { type RedisServer, startRedis } from "../../local/support";
 
 let redis: RedisServer;
 

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BundleSizes, bundleApp, installPacked, writeApps } from "../../bench/apps";
-import { REPO_ROOT } from "../../local/process";
+import { REPO_ROOT } from "../../local/support";
 
 // Measured (docs/benchmarks.md, scenario 12): edge-rate-limiter 31 902 + valibot 2 793 minified bytes in
 // the README example; @upstash/ratelimit + @upstash/core-analytics add 36 695 to the same app. Raise it

@@ -1,5 +1,6 @@
 /** @module The check API's request body and bucket keys: checked by hand, with the messages the API has always given. */
 import { MAX_KEY_BYTES } from "../identity";
+import type { Result } from "../result";
 
 /** A valid `POST /v1/check` body. */
 export interface CheckBody {
@@ -62,7 +63,7 @@ function costProblems(cost: unknown): string[] {
  * @example
  * parseCheckBody({ policy: "api", key: "user-42" }); // { ok: true, value: { policy: "api", key: "user-42", cost: 1 } }
  */
-export function parseCheckBody(json: unknown): { ok: true; value: CheckBody } | { ok: false; error: string } {
+export function parseCheckBody(json: unknown): Result<CheckBody> {
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     return { ok: false, error: `body: ${wrongType("object", json)}` };
   }

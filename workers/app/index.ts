@@ -1,4 +1,4 @@
-/** @module The edge app: CORS, health and metrics, the check API, then the rate-limited gateway. */
+/** @module The edge app: CORS, health and metrics, the check API, then every other request, limited and forwarded upstream. */
 import type { Hono } from "hono";
 import { cors } from "hono/cors";
 import { HonoBase } from "hono/hono-base";
@@ -8,7 +8,7 @@ import { problem } from "../http/problem";
 import type { Limiter } from "../limiter";
 import { rateLimit } from "../middleware";
 import { checkApi } from "./check-api";
-import { demoResponse, forward } from "./gateway";
+import { demoResponse, forward } from "./forward";
 
 export interface AppOptions {
   limiter: Limiter;
@@ -75,7 +75,7 @@ export function createApp(options: AppOptions): Hono {
   app.route("/v1", checkApi(limiter, options.checkToken));
 
   if (!options.disabled) app.use("*", rateLimit({ limiter }));
-  app.all("*", function gateway(c) {
+  app.all("*", function limitAndForward(c) {
     return options.upstreamUrl ? forward(c, options.upstreamUrl) : demoResponse(c, instanceId);
   });
   return app;

@@ -1,5 +1,6 @@
 /** @module The worker's environment (vars and secrets) read into a validated config, once per isolate. */
 import { type CompiledPolicies, DEFAULT_POLICIES_JSON, parsePolicies } from "../policies";
+import type { Result } from "../result";
 
 /** Bindings the worker reads. Secrets: `UPSTASH_REDIS_REST_TOKEN`, `CHECK_API_TOKEN`. */
 export interface Env {
@@ -34,7 +35,7 @@ export interface WorkerConfig {
  * const config = readConfig(env);
  * if (!config.ok) return new Response(config.error, { status: 500 });
  */
-export function readConfig(env: Env): { ok: true; value: WorkerConfig } | { ok: false; error: string } {
+export function readConfig(env: Env): Result<WorkerConfig> {
   const policies = parsePolicies(env.POLICIES?.trim() ? env.POLICIES : DEFAULT_POLICIES_JSON);
   if (!policies.ok) return { ok: false, error: `POLICIES: ${policies.error}` };
   const redisUrl = env.UPSTASH_REDIS_REST_URL?.trim() ?? "";

@@ -1,9 +1,9 @@
 /** @module The policies document: parse and validate it, compile it, match requests to its routes. */
 
+import type { Result } from "../result";
 import type { CompiledPolicies } from "./compile";
 import { compilePolicies } from "./compile";
 import { formatIssues } from "./errors";
-import type { Parsed } from "./refill";
 import { validateDocument } from "./schema";
 
 export {
@@ -17,7 +17,7 @@ export {
   pathPattern,
 } from "./compile";
 export { DEFAULT_POLICIES, DEFAULT_POLICIES_JSON } from "./defaults";
-export { type Parsed, parseRefill, type RefillRate } from "./refill";
+export { parseRefill, type RefillRate } from "./refill";
 export {
   type KeySource,
   type PoliciesDocument,
@@ -37,7 +37,7 @@ export {
  * if (!result.ok) throw new Error(`invalid POLICIES: ${result.error}`);
  * matchRoute(result.value, "GET", "/api/keys")?.policy.limits;
  */
-export function parsePolicies(input: unknown): Parsed<CompiledPolicies> {
+export function parsePolicies(input: unknown): Result<CompiledPolicies> {
   let document = input;
   if (typeof input === "string") {
     try {

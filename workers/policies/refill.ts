@@ -1,7 +1,7 @@
 /** @module Refill rates: `"<tokens>/<period>"` text such as `"5/s"` or `"100/10m"`, parsed to tokens per interval. */
+import type { Result } from "../result";
 
 /** The outcome of a parse that can fail with a message meant for the person who wrote the input. */
-export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
 /** A refill rate: `tokens` are added, continuously, over every `intervalMs` milliseconds. */
 export interface RefillRate {
@@ -58,7 +58,7 @@ export function checkRefill(text: string): { rate: RefillRate } | { reason: stri
  * parseRefill("100/10m"); // { ok: true, value: { tokens: 100, intervalMs: 600000 } }
  * parseRefill("5/week");  // { ok: false, error: '"5/week" is not a refill rate (expected …)' }
  */
-export function parseRefill(text: string): Parsed<RefillRate> {
+export function parseRefill(text: string): Result<RefillRate> {
   const checked = checkRefill(text);
   if ("reason" in checked) return { ok: false, error: `${JSON.stringify(text)} ${checked.reason}` };
   return { ok: true, value: checked.rate };

@@ -1,9 +1,14 @@
 /** @module Killing the master that owns a bucket's slot: fail modes during the failover, exact counts after it. */
 import { Redis } from "@upstash/redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type EdgeInstance, startEdge } from "../../../local/edge";
-import { waitUntil } from "../../../local/process";
-import { type NodeInfo, queryNode, type RedisCluster, startRedisCluster } from "../../../local/redis-cluster";
+import { type EdgeInstance, startEdge } from "../../../local/stack";
+import {
+  type NodeInfo,
+  queryNode,
+  type RedisCluster,
+  startRedisCluster,
+  waitUntil,
+} from "../../../local/support";
 import { type LimitSpec, takeTokens } from "../../../lua";
 import type { TestProxy } from "../../helpers/proxy";
 import { identitiesOn, startClusterProxy } from "./helpers";

@@ -1,7 +1,7 @@
 /** @module Cluster suites' helpers: the REST proxy in cluster mode as a child process, POSTs, slot-picked identities. */
-import { startProxyProcess } from "../../../local/launch";
-import type { NodeInfo } from "../../../local/redis-cluster";
+
 import { keySlot } from "../../../local/rest-proxy";
+import { type NodeInfo, startProxyProcess } from "../../../local/support";
 import type { TestProxy } from "../../helpers/proxy";
 
 /**

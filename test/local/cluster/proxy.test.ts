@@ -1,8 +1,8 @@
 /** @module The REST proxy on a real 3-master Redis Cluster: slot routing, split pipelines, CROSSSLOT, scripts on every master. */
 import { Redis } from "@upstash/redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { queryNode, type RedisCluster, startRedisCluster } from "../../../local/redis-cluster";
 import { CROSSSLOT_MESSAGE, keySlot } from "../../../local/rest-proxy";
+import { queryNode, type RedisCluster, startRedisCluster } from "../../../local/support";
 import { bucketKeys, type LimitSpec, TOKEN_BUCKET_LUA, takeTokens, tokenBucketSha1 } from "../../../lua";
 import type { TestProxy } from "../../helpers/proxy";
 import { post } from "../../helpers/proxy";

@@ -1,7 +1,6 @@
 /** @module `npm start -- --redis-cluster`: the launcher on a 3-master/3-replica cluster, exact across instances, failover under supervision. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ManagedProcess, waitUntil } from "../../../local/process";
-import { parseClusterNodes, queryNode } from "../../../local/redis-cluster";
+import { type ManagedProcess, parseClusterNodes, queryNode, waitUntil } from "../../../local/support";
 import { alive, sharedBucketBurst, startLauncher } from "../../helpers/launcher";
 
 const POLICIES = {

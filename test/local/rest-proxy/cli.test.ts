@@ -2,8 +2,7 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, spawnManaged, waitUntil } from "../../../local/process";
-import { type RedisServer, startRedis } from "../../../local/redis";
+import { freePort, type RedisServer, spawnManaged, startRedis, waitUntil } from "../../../local/support";
 
 const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 const CLI = ["--import", "tsx", "local/rest-proxy/cli.ts"];

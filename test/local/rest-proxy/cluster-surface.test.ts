@@ -1,8 +1,7 @@
 /** @module The REST surface on a real 3-master Redis Cluster: path-style commands, tokens, sync token, SSE subscriptions. */
 import { Redis } from "@upstash/redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitUntil } from "../../../local/process";
-import { queryNode, type RedisCluster, startRedisCluster } from "../../../local/redis-cluster";
+import { queryNode, type RedisCluster, startRedisCluster, waitUntil } from "../../../local/support";
 import type { TestProxy } from "../../helpers/proxy";
 import { startClusterProxy } from "../cluster/helpers";
 

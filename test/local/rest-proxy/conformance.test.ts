@@ -2,7 +2,7 @@
 import { Redis } from "@upstash/redis";
 import { Redis as IORedis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RedisServer, startRedis } from "../../../local/redis";
+import { type RedisServer, startRedis } from "../../../local/support";
 import { startTestProxy, type TestProxy } from "../../helpers/proxy";
 
 let redis: RedisServer;

@@ -1,4 +1,5 @@
 /** @module Raw HTTP behaviour of the proxy: auth, malformed bodies, methods, paths, limits, policy, encoding. */
+import { Redis } from "@upstash/redis";
 import { describe, expect, it } from "vitest";
 import { proxySuite } from "./suite";
 
@@ -106,6 +107,43 @@ describe("malformed requests", () => {
     const res = await post("/set/foo", '["get","a"]');
     expect(res).toEqual({ status: 200, contentType: "application/json", body: { result: "OK" } });
     expect((await command(["get", "foo"])).body).toEqual({ result: '["get","a"]' });
+  });
+
+  it("answers a 2 MiB body with 413 JSON that fetch can read, and keeps serving", async () => {
+    const huge = JSON.stringify(["set", "huge2", "x".repeat(2 * 1024 * 1024)]);
+    const res = await post("/", huge);
+    expect(res).toEqual({
+      status: 413,
+      contentType: "application/json",
+      body: { error: "ERR proxy: request body larger than 1048576 bytes" },
+    });
+    expect(await command(["EXISTS", "huge2"])).toMatchObject({ status: 200, body: { result: 0 } });
+  });
+
+  it("hands @upstash/redis the 413's error for a 2 MiB value, not a broken pipe", async () => {
+    const redis = new Redis({ url: suite.proxy.url, token: suite.proxy.token, retry: false });
+    const error = await redis.set("huge3", "x".repeat(2 * 1024 * 1024)).then(
+      () => null,
+      (e: Error) => e,
+    );
+    // The client appends ", command was: <the command>": compare the proxy's part only.
+    expect(error?.message.split(", command was:")[0]).toBe(
+      "ERR proxy: request body larger than 1048576 bytes",
+    );
+    expect(await redis.exists("huge3")).toBe(0);
+  });
+
+  it("cuts the connection, without reading it, for a body past 8 × the limit", async () => {
+    const outcome = await fetch(`${suite.proxy.url}/`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${suite.proxy.token}` },
+      body: JSON.stringify(["set", "huge4", "x".repeat(9 * 1024 * 1024)]),
+    }).then(
+      (r) => r.status,
+      (e: Error) => e.name,
+    );
+    expect(outcome).toBe("TypeError"); // fetch failed: the socket was closed
+    expect(await command(["EXISTS", "huge4"])).toMatchObject({ status: 200, body: { result: 0 } });
   });
 
   it("answers 413 JSON for a body over 1 MiB", async () => {

@@ -1,7 +1,6 @@
 /** @module The proxy when Redis goes away, hangs or comes back, and when the proxy itself is stopped. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitUntil } from "../../../local/process";
-import { type RedisServer, startRedis } from "../../../local/redis";
+import { freePort, type RedisServer, startRedis, waitUntil } from "../../../local/support";
 import { post, startTestProxy, type TestProxy } from "../../helpers/proxy";
 
 const TIMEOUT_MS = 500;
@@ -98,6 +97,29 @@ describe("graceful shutdown", () => {
     } finally {
       await proxy.stop();
       await redis.stop();
+    }
+  });
+});
+
+describe("Redis never there", () => {
+  it("listens anyway and answers 503 JSON at once: to commands, pipelines and /healthz", async () => {
+    const proxy = await startTestProxy(`redis://127.0.0.1:${await freePort()}`, ["--timeout-ms", "5000"]);
+    try {
+      const single = await post(proxy, ["get", "k"]);
+      expect(single.status).toBe(503);
+      expect((single.body as { error: string }).error).toMatch(/^ERR proxy: Redis is unavailable/);
+      // Refused because Redis is not connected, not held until the command timeout (5 s here).
+      expect(single.ms).toBeLessThan(5000);
+      const pipeline = await post(proxy, [["get", "k"]], "/pipeline");
+      expect(pipeline.status).toBe(200);
+      expect((pipeline.body as Array<{ error: string }>)[0]?.error).toMatch(
+        /^ERR proxy: Redis is unavailable/,
+      );
+      const health = await fetch(`${proxy.url}/healthz`);
+      expect(health.status).toBe(503);
+      expect(await health.json()).toEqual({ error: "ERR proxy: Redis is not connected" });
+    } finally {
+      await proxy.stop();
     }
   });
 });

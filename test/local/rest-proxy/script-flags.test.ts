@@ -3,8 +3,8 @@ import { createHash } from "node:crypto";
 import { Redis } from "@upstash/redis";
 import { Redis as IORedis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RedisServer, startRedis } from "../../../local/redis";
 import { stripShebangFlags } from "../../../local/rest-proxy";
+import { type RedisServer, startRedis } from "../../../local/support";
 import { startTestProxy, type TestProxy } from "../../helpers/proxy";
 
 const SCRIPT = "#!lua flags=allow-key-locking\nreturn redis.call('INCR', KEYS[1])";

@@ -2,8 +2,7 @@
 import { Redis } from "@upstash/redis";
 import { Redis as IORedis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitUntil } from "../../../local/process";
-import { startRedis } from "../../../local/redis";
+import { startRedis, waitUntil } from "../../../local/support";
 import { startTestProxy } from "../../helpers/proxy";
 import { proxySuite } from "./suite";
 

@@ -1,6 +1,6 @@
 /** @module Shared set-up of the proxy suites: a private Redis and a proxy in front of it, for the calling file. */
 import { afterAll, beforeAll } from "vitest";
-import { type RedisServer, startRedis } from "../../../local/redis";
+import { type RedisServer, startRedis } from "../../../local/support";
 import { startTestProxy, type TestProxy } from "../../helpers/proxy";
 
 /** What a suite's hooks started; filled in by `beforeAll`, so read it inside tests and hooks only. */

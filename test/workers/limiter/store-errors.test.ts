@@ -1,7 +1,7 @@
 import { Redis } from "@upstash/redis";
 import { Redis as IoRedis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RedisServer, startRedis } from "../../../local/redis";
+import { type RedisServer, startRedis } from "../../../local/support";
 import { TOKEN_BUCKET_LUA, tokenBucketSha1 } from "../../../lua";
 import { classifyStoreError } from "../../../workers/limiter";
 import { startTestProxy, type TestProxy } from "../../helpers/proxy";

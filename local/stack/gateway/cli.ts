@@ -1,9 +1,9 @@
 /** @module Runs the gateway on its own (docker-compose): `--listen 0.0.0.0:8080 --edges edge1:8787,edge2:8787`. */
-import { failUsage, readFlags } from "../cli";
+import { failUsage, readFlags } from "../../support";
 import { startNginx } from "./index";
 
 const HELP = `Usage: node dist/local/gateway.js --edges <host:port,...> [--listen 0.0.0.0:8080] [--run-dir /tmp/nginx]
-       (from source: node --import tsx local/gateway/cli.ts …)
+       (from source: node --import tsx local/stack/gateway/cli.ts …)
 
 Renders nginx/nginx.conf.template for the given edge instances and runs NGINX in the foreground.
 npm start does this itself; this entry is for docker-compose.yml.`;

@@ -1,5 +1,5 @@
 /** @module The demo page's script: fires a 60-request burst with plain fetch or the backoff client and charts the outcome live. */
-import { createBackoffFetch, parseRateLimitPolicy, type ThrottleEvent } from "../../client/index.ts";
+import { createBackoffFetch, parseRateLimitPolicy, type ThrottleEvent } from "../../../client/index.ts";
 
 type Mode = "plain" | "client";
 

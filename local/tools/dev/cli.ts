@@ -1,14 +1,25 @@
 /** @module `npm run dev`: the Workers developer's loop, wrangler dev with a private Redis and REST proxy; Ctrl-C stops all. */
-import { failUsage, orFail, PORT_RANGE, policiesFlag, readFlags, wholeNumber } from "../cli";
-import { ensureSystemDeps } from "../system-deps";
-import { startDev } from "./index";
+import {
+  claimPorts,
+  ensureSystemDeps,
+  failUsage,
+  onStopRequest,
+  orFail,
+  PORT_RANGE,
+  policiesFlag,
+  readFlags,
+  wholeNumber,
+} from "../../support";
+import { type DevSession, startDev } from "./index";
 
 const HELP = `Usage: npm run dev -- [options]
 
 The Workers developer's loop: \`wrangler dev\` on workers/worker.ts (wrangler.toml) with a private Redis
 and the Upstash-compatible REST proxy in front of it. The proxy's URL and token, the policies and the
 other options reach the worker as variables in a private env file (never a .dev.vars in the repo).
-wrangler watches the source: edit workers/ or lua/ and the worker reloads. Ctrl-C stops everything.
+wrangler watches the source: edit workers/ or lua/ and the worker reloads. Ctrl-C, SIGTERM or SIGHUP
+(to this process or to npm) stops everything; if this process is killed, every part exits with it. A
+taken --port stops the start before anything runs (exit code 1).
 
 Options:
   --port <n>           wrangler dev's port (default 8787; 0 = a free port)
@@ -41,13 +52,30 @@ async function main(): Promise<void> {
   if (redisUrl !== undefined && !/^redis:\/\/\S+$/.test(redisUrl))
     failUsage(NAME, `--redis-url: expected redis://host:port, got "${redisUrl}"`);
   const policies = orFail(NAME, policiesFlag(flags.policies));
+  const free = await claimPorts([{ port, flag: "--port" }]);
+  if (!free.ok) {
+    console.error(`${NAME}: ${free.error}`);
+    process.exit(1);
+  }
   if (!redisUrl) {
     const deps = ensureSystemDeps(["redis"]);
     if (!deps.ok) failUsage(NAME, deps.error);
   }
 
+  let dev: DevSession | undefined;
+  let stopping = false;
+  const shutdown = async (why: string, code: number) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${why}: stopping wrangler dev, the proxy and Redis…`);
+    // Still starting: exiting is enough, every part started so far gets SIGTERM as this process ends.
+    await dev?.stop();
+    process.exit(code);
+  };
+  onStopRequest((why) => void shutdown(why, 0));
+
   console.log(`Starting ${redisUrl ? "" : "Redis, "}the REST proxy and wrangler dev…`);
-  const dev = await startDev({
+  dev = await startDev({
     port,
     policies,
     upstream: flags.upstream,
@@ -61,17 +89,6 @@ async function main(): Promise<void> {
   console.log(`\nDev ready: ${dev.url}  (REST proxy ${dev.proxy.url}, Redis ${dev.redisUrl})`);
   console.log(`Try:  curl -i ${dev.url}/hello`);
   console.log("Edit workers/ or lua/: wrangler reloads the worker. Ctrl-C stops everything.\n");
-
-  let stopping = false;
-  const shutdown = async (why: string, code: number) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`\n${why}: stopping wrangler dev, the proxy and Redis…`);
-    await dev.stop();
-    process.exit(code);
-  };
-  process.on("SIGINT", () => void shutdown("SIGINT", 0));
-  process.on("SIGTERM", () => void shutdown("SIGTERM", 0));
   void dev.wrangler.exited.then((code) => shutdown(`wrangler dev exited (${code})`, 1));
   void dev.proxy.process.exited.then((code) => shutdown(`the REST proxy exited (${code})`, 1));
 }

@@ -1,8 +1,7 @@
 /** @module The local gateway: renders nginx/nginx.conf.template for the edge ports and runs NGINX in the foreground. */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type ManagedProcess, repoPath, spawnManaged, waitUntil } from "../process";
-import { ensureSystemDeps } from "../system-deps";
+import { ensureSystemDeps, type ManagedProcess, repoPath, spawnManaged, waitUntil } from "../../support";
 
 // The configuration lives in nginx/ at the top of the repo: only the code that renders and runs it is here.
 const TEMPLATE = repoPath("nginx/nginx.conf.template");

@@ -1,7 +1,7 @@
 /** @module One edge instance as a process: the bundled worker in workerd, exiting if workerd dies (so it gets restarted). */
 import { connect } from "node:net";
-import type { Env } from "../../workers/config";
-import { failUsage, orFail, readFlags, wholeNumber } from "../cli";
+import type { Env } from "../../../workers/config";
+import { failUsage, orFail, readFlags, wholeNumber } from "../../support";
 import { startEdge } from "./index";
 
 const HELP = `Usage: node dist/local/edge.js --port <port> [--host 127.0.0.1] [--script dist/worker/worker.js]

@@ -1,14 +1,24 @@
 /** @module Child processes for the stack and the tests: free ports, spawn with captured output, wait, stop. */
 import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { resolveCommand } from "../system-deps";
 
 /**
- * The repository's root directory. Computed here only: this file sits two levels down both as source
- * (local/process/index.ts) and inside the plain-JS builds (dist/local/<part>.js).
+ * The repository's root directory: the nearest folder above this module that holds package.json. Found,
+ * not counted, because this module runs both as source (local/support/process/) and bundled into the
+ * plain-JS parts (dist/local/<part>.js), which sit at different depths.
  */
-export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
+export const REPO_ROOT = findRoot(dirname(fileURLToPath(import.meta.url)));
+
+function findRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, "package.json"))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+  }
+}
 
 /**
  * An absolute path inside the repository.
@@ -53,11 +63,25 @@ export interface ManagedProcess {
 
 const OUTPUT_LIMIT = 64 * 1024;
 
-// Children run in process groups of their own (see spawnManaged), so nothing else stops them if this
-// process exits without stopping them first (a crashed test run, an uncaught error): do it here.
+/**
+ * On Linux every child is started through util-linux's `setpriv --pdeathsig SIGTERM` (which then execs
+ * it: same pid, same program): the kernel sends it SIGTERM as soon as this process ends, however it ends
+ * (SIGKILL and OOM included), so no part outlives the process that started it. util-linux is part of
+ * every Debian/Ubuntu base system. Elsewhere (no setpriv) children are started as they are, and only the
+ * exit handler below and the entries' signal handlers stop them.
+ */
+const SETPRIV = process.platform === "linux" ? resolveCommand("setpriv") : null;
+
+function withParentDeathSignal(command: string, args: string[]): [string, string[]] {
+  return SETPRIV ? [SETPRIV, ["--pdeathsig", "SIGTERM", "--", command, ...args]] : [command, args];
+}
+
+// Children run in process groups of their own (see spawnManaged), so a terminal's signal does not reach
+// them; if this process exits without stopping them first (an uncaught error, process.exit), do it here.
 const live = new Set<ChildProcess>();
-process.on("exit", function killOrphans() {
-  for (const child of live) child.kill("SIGKILL");
+// SIGTERM, not SIGKILL: an edge's Node process must live long enough to stop its own workerd.
+process.on("exit", function stopOrphans() {
+  for (const child of live) child.kill("SIGTERM");
 });
 
 /**
@@ -73,7 +97,8 @@ export function spawnManaged(
   args: string[],
   options: { env?: NodeJS.ProcessEnv; cwd?: string; echo?: (line: string) => void } = {},
 ): ManagedProcess {
-  const child = spawn(command, args, {
+  const [file, argv] = withParentDeathSignal(command, args);
+  const child = spawn(file, argv, {
     env: options.env ?? process.env,
     cwd: options.cwd,
     stdio: ["ignore", "pipe", "pipe"],

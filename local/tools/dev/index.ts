@@ -2,10 +2,20 @@
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Env } from "../../workers/config";
-import { type ProxyProcess, startProxyProcess } from "../launch";
-import { freePort, type ManagedProcess, REPO_ROOT, repoPath, spawnManaged, waitUntil } from "../process";
-import { pingRedis, type RedisServer, startRedis } from "../redis";
+import type { Env } from "../../../workers/config";
+import {
+  freePort,
+  type ManagedProcess,
+  type ProxyProcess,
+  pingRedis,
+  REPO_ROOT,
+  type RedisServer,
+  repoPath,
+  spawnManaged,
+  startProxyProcess,
+  startRedis,
+  waitUntil,
+} from "../../support";
 
 export interface DevOptions {
   /** wrangler dev's port (default 8787; 0 = a free port). */

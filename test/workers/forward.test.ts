@@ -1,8 +1,8 @@
 import { createServer, type Server } from "node:http";
 import { parseList } from "structured-headers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEdge } from "../../local/edge";
-import { freePort } from "../../local/process";
+import { startEdge } from "../../local/stack";
+import { freePort } from "../../local/support";
 import { type EdgeStack, getAs, startEdgeStack } from "../helpers/edge-stack";
 import { TEST_POLICIES } from "../helpers/policies";
 
@@ -46,7 +46,7 @@ const rateHeaders = (res: Response) =>
     ].map((h) => [h, res.headers.get(h)]),
   );
 
-describe("gateway", () => {
+describe("limited requests forwarded upstream", () => {
   it("forwards allowed requests to the upstream with the rate-limit headers added", async () => {
     const body = "x".repeat(100_000);
     const res = await fetch(`${stack.url}/slow/items?q=1`, {

@@ -6,8 +6,8 @@ import { freePort, type ManagedProcess, REPO_ROOT, repoPath, spawnManaged, waitU
 /** The Node parts and their TypeScript entries; `npm run build` writes each as `dist/local/<name>.js`. */
 export const NODE_PARTS = {
   "rest-proxy": "local/rest-proxy/cli.ts",
-  edge: "local/edge/cli.ts",
-  gateway: "local/gateway/cli.ts",
+  edge: "local/stack/edge/cli.ts",
+  gateway: "local/stack/gateway/cli.ts",
 } as const;
 
 export type NodePartName = keyof typeof NODE_PARTS;
@@ -63,6 +63,22 @@ function answers(url: string, statuses?: number[]): () => Promise<boolean> {
     );
 }
 
+/**
+ * Resolves true when the proxy on `url` takes `token`: the process answering is the one started with it,
+ * not an older proxy still holding the port. (Any answer but 401 will do: 503 while Redis is away.)
+ */
+function acceptsToken(url: string, token: string): () => Promise<boolean> {
+  const init = { method: "POST", headers: { authorization: `Bearer ${token}` }, body: '["PING"]' };
+  return () =>
+    fetch(url, init).then(
+      async (r) => {
+        await r.arrayBuffer();
+        return r.status !== 401;
+      },
+      () => false,
+    );
+}
+
 /** A REST proxy child process. */
 export interface ProxyProcess {
   url: string;
@@ -109,12 +125,14 @@ export async function startProxyProcess(options: ProxyProcessOptions): Promise<P
     ? ["--redis-cluster", options.redisCluster.join(",")]
     : ["--redis", options.redisUrl as string];
   const args = ["--port", String(port), ...target, ...(options.args ?? [])];
-  const ready = answers(`${url}/healthz`, options.ready === "redis" ? [200] : undefined);
+  const healthy = answers(`${url}/healthz`, options.ready === "redis" ? [200] : undefined);
+  const ours = acceptsToken(url, token);
+  const ready = async () => (await ours()) && (await healthy());
   const child = await startNodePart("rest-proxy", args, { PROXY_TOKEN: token }, ready);
   return { url, port, token, process: child, stop: () => child.stop() };
 }
 
-/** An edge instance (`local/edge/cli.ts`: the bundled worker in workerd) as its own process. */
+/** An edge instance (`local/stack/edge/cli.ts`: the bundled worker in workerd) as its own process. */
 export interface EdgeProcess {
   url: string;
   port: number;

@@ -1,8 +1,8 @@
 /** @module Command-line plumbing every entry shares: node:util parseArgs, --help, whole-number flags, errors naming the flag. */
 import { readFileSync } from "node:fs";
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import { parsePolicies } from "../../workers/policies";
-import type { Result } from "../../workers/result";
+import { parsePolicies } from "../../../workers/policies";
+import type { Result } from "../../../workers/result";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 

@@ -2,7 +2,7 @@
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Result } from "../../workers/result";
+import type { Result } from "../../../workers/result";
 
 /** A program the project runs, and the package that provides it on each platform. */
 export interface SystemDep {

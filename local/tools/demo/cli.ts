@@ -1,8 +1,8 @@
-/** @module `npx tsx local/demo/cli.ts --api <url> [--port 8090]`: the demo page on its own, for a running stack. */
-import { failUsage, orFail, PORT_RANGE, readFlags, wholeNumber } from "../cli";
+/** @module `npx tsx local/tools/demo/cli.ts --api <url> [--port 8090]`: the demo page on its own, for a running stack. */
+import { failUsage, orFail, PORT_RANGE, readFlags, wholeNumber } from "../../support";
 import { startDemoServer } from "./index";
 
-const HELP = `Usage: npx tsx local/demo/cli.ts --api http://127.0.0.1:8080 [--port 8090] [--host 127.0.0.1]
+const HELP = `Usage: npx tsx local/tools/demo/cli.ts --api http://127.0.0.1:8080 [--port 8090] [--host 127.0.0.1]
 
 Serves the backoff demo page. The page calls the API at --api from another origin, so the API's policies
 document must list this page's origin (e.g. "cors": { "origins": ["http://127.0.0.1:8090"] }) and route

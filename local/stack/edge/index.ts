@@ -1,8 +1,8 @@
 /** @module Runs the bundled worker (dist/worker) in workerd through Miniflare, on a direct socket of its own. */
 import { existsSync } from "node:fs";
 import { Miniflare } from "miniflare";
-import type { Env } from "../../workers/config";
-import { freePort, repoPath } from "../process";
+import type { Env } from "../../../workers/config";
+import { freePort, repoPath } from "../../support";
 
 /** The worker bundle `npm run build` writes (wrangler's own build of workers/worker.ts). */
 export const WORKER_BUNDLE = repoPath("dist/worker/worker.js");

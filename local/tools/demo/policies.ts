@@ -1,5 +1,5 @@
 /** @module The demo's routes and policies, merged into whatever document the stack runs with. */
-import type { PoliciesDocument } from "../../workers/policies";
+import type { PoliciesDocument } from "../../../workers/policies";
 
 // A generous Redis timeout: under a cold 60-request burst on two cores the default 50 ms would fail open,
 // and a fail-open answer is neither an allowed nor a denied count of the bucket the demo is showing.

@@ -29,7 +29,7 @@ async function bundlePage(): Promise<string> {
     logLevel: "silent",
   });
   const file = result.outputFiles[0];
-  if (!file) throw new Error("demo: esbuild produced no output for local/demo/page.ts");
+  if (!file) throw new Error("demo: esbuild produced no output for local/tools/demo/page.ts");
   return file.text;
 }
 
