@@ -11,9 +11,13 @@ interface Entry {
 /** Denials remembered until their retry time; the oldest entry goes first when full. */
 export class DeniedCache {
   // A Map iterates in insertion order, which makes it a cheap FIFO for eviction.
-  private readonly entries = new Map<string, Entry>();
+  readonly #entries = new Map<string, Entry>();
 
-  constructor(private readonly maxEntries = 10_000) {}
+  readonly #maxEntries: number;
+
+  constructor(maxEntries = 10_000) {
+    this.#maxEntries = maxEntries;
+  }
 
   /**
    * Remembers a `limit_exceeded` denial until it could succeed.
@@ -23,12 +27,12 @@ export class DeniedCache {
    */
   remember(key: string, cost: number, result: BucketResult, nowMs: number): void {
     if (result.allowed || result.retryAfterMs === null || result.retryAfterMs <= 0) return;
-    this.entries.delete(key);
-    if (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
+    this.#entries.delete(key);
+    if (this.#entries.size >= this.#maxEntries) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest !== undefined) this.#entries.delete(oldest);
     }
-    this.entries.set(key, { untilMs: nowMs + result.retryAfterMs, cost, result, cachedAtMs: nowMs });
+    this.#entries.set(key, { untilMs: nowMs + result.retryAfterMs, cost, result, cachedAtMs: nowMs });
   }
 
   /**
@@ -39,10 +43,10 @@ export class DeniedCache {
    * const cached = cache.lookup("api|ip:203.0.113.7", 1, Date.now());
    */
   lookup(key: string, cost: number, nowMs: number): BucketResult | null {
-    const entry = this.entries.get(key);
+    const entry = this.#entries.get(key);
     if (!entry) return null;
     if (nowMs >= entry.untilMs) {
-      this.entries.delete(key);
+      this.#entries.delete(key);
       return null;
     }
     if (cost < entry.cost) return null;
@@ -63,10 +67,10 @@ export class DeniedCache {
 
   /** Forgets a key (after a reset). */
   forget(key: string): void {
-    this.entries.delete(key);
+    this.#entries.delete(key);
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.#entries.size;
   }
 }

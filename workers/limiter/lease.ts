@@ -37,17 +37,21 @@ export interface LeaseEntry {
  * if (leases.spend(entry, 1, Date.now())) { ...allowed from the lease... }
  */
 export class LeaseTable {
-  private readonly entries = new Map<string, LeaseEntry>();
+  readonly #entries = new Map<string, LeaseEntry>();
 
-  constructor(private readonly maxEntries = 10_000) {}
+  readonly #maxEntries: number;
+
+  constructor(maxEntries = 10_000) {
+    this.#maxEntries = maxEntries;
+  }
 
   /** The key's entry, counting this request towards its demand. */
   touch(key: string, nowMs: number): LeaseEntry {
-    let entry = this.entries.get(key);
+    let entry = this.#entries.get(key);
     if (!entry) {
-      if (this.entries.size >= this.maxEntries) {
-        const oldest = this.entries.keys().next().value;
-        if (oldest !== undefined) this.entries.delete(oldest);
+      if (this.#entries.size >= this.#maxEntries) {
+        const oldest = this.#entries.keys().next().value;
+        if (oldest !== undefined) this.#entries.delete(oldest);
       }
       entry = {
         windowStartMs: nowMs,
@@ -59,7 +63,7 @@ export class LeaseTable {
         snapshotAtMs: 0,
         requestedAtMs: Number.NEGATIVE_INFINITY,
       };
-      this.entries.set(key, entry);
+      this.#entries.set(key, entry);
     }
     const elapsed = nowMs - entry.windowStartMs;
     if (elapsed >= RATE_WINDOW_MS) {
@@ -143,7 +147,7 @@ export class LeaseTable {
 
   /** Forgets a key's lease (after a reset: its tokens were deleted with the bucket). */
   forget(key: string): void {
-    const entry = this.entries.get(key);
+    const entry = this.#entries.get(key);
     if (entry) entry.tokens = 0;
   }
 }

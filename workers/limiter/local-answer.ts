@@ -23,34 +23,33 @@ export type LocalLookup =
  * if (found.answered) return found.decision;
  */
 export class LocalAnswers {
-  private readonly leases: LeaseTable;
-  private readonly denied: DeniedCache;
+  readonly #leases: LeaseTable;
+  readonly #denied: DeniedCache;
+  readonly #metrics: Metrics;
 
-  constructor(
-    private readonly metrics: Metrics,
-    size?: number,
-  ) {
-    this.leases = new LeaseTable(size);
-    this.denied = new DeniedCache(size);
+  constructor(metrics: Metrics, size?: number) {
+    this.#metrics = metrics;
+    this.#leases = new LeaseTable(size);
+    this.#denied = new DeniedCache(size);
   }
 
   /** A lease token or a remembered denial for `key`, if the isolate holds one. */
   lookup(policy: CompiledPolicy, key: string, cost: number, now: number): LocalLookup {
-    const entry = policy.lease === "auto" && cost > 0 ? this.leases.touch(key, now) : null;
-    if (entry && this.leases.spend(entry, cost, now)) {
-      const low = this.leases.runningLow(entry, now, policy.maxWaitMs);
-      const topUp = low ? this.leases.wanted(entry, now, policy.maxWaitMs) : 0;
+    const entry = policy.lease === "auto" && cost > 0 ? this.#leases.touch(key, now) : null;
+    if (entry && this.#leases.spend(entry, cost, now)) {
+      const low = this.#leases.runningLow(entry, now, policy.maxWaitMs);
+      const topUp = low ? this.#leases.wanted(entry, now, policy.maxWaitMs) : 0;
       if (topUp > 0) entry.requestedAtMs = now;
       return {
         answered: true,
-        decision: fromLease(policy, cost, this.leases.view(entry, now)),
+        decision: fromLease(policy, cost, this.#leases.view(entry, now)),
         topUp,
         entry,
       };
     }
-    const cached = cost > 0 ? this.denied.lookup(key, cost, now) : null;
+    const cached = cost > 0 ? this.#denied.lookup(key, cost, now) : null;
     if (!cached) return { answered: false, entry };
-    this.metrics.inc("erl_denied_cache_hits_total", { policy: policy.name });
+    this.#metrics.inc("erl_denied_cache_hits_total", { policy: policy.name });
     return { answered: true, decision: fromBucket(policy, cost, cached, true), topUp: 0, entry };
   }
 
@@ -62,8 +61,8 @@ export class LocalAnswers {
     policy: CompiledPolicy,
   ): LeaseArgs | undefined {
     if (!entry) return undefined;
-    const refund = this.leases.takeExpired(entry, now);
-    const want = this.leases.wanted(entry, now, policy.maxWaitMs);
+    const refund = this.#leases.takeExpired(entry, now);
+    const want = this.#leases.wanted(entry, now, policy.maxWaitMs);
     if (want > cost) entry.requestedAtMs = now;
     if (want <= cost && refund === 0) return undefined;
     return { want: Math.max(want, cost), refund };
@@ -87,8 +86,8 @@ export class LocalAnswers {
   ): number {
     const extra = result.taken - cost;
     if (!entry || extra <= 0) return 0;
-    this.leases.deposit(entry, extra, result, now);
-    this.metrics.inc("erl_lease_tokens_total", { policy: policy.name, direction: "taken" }, extra);
+    this.#leases.deposit(entry, extra, result, now);
+    this.#metrics.inc("erl_lease_tokens_total", { policy: policy.name, direction: "taken" }, extra);
     return extra;
   }
 
@@ -104,20 +103,20 @@ export class LocalAnswers {
     result: BucketResult,
   ): Decision {
     const now = Date.now();
-    if (!result.allowed && entry && this.leases.spend(entry, cost, now))
-      return fromLease(policy, cost, this.leases.view(entry, now));
-    if (result.reason === "limit_exceeded") this.denied.remember(key, cost, result, now);
+    if (!result.allowed && entry && this.#leases.spend(entry, cost, now))
+      return fromLease(policy, cost, this.#leases.view(entry, now));
+    if (result.reason === "limit_exceeded") this.#denied.remember(key, cost, result, now);
     return fromBucket(policy, cost, result, false);
   }
 
   /** Unspent tokens of `entry`'s expired lease, handed over once to be given back. */
   expired(entry: LeaseEntry, now: number): number {
-    return this.leases.takeExpired(entry, now);
+    return this.#leases.takeExpired(entry, now);
   }
 
   /** Forgets what the isolate holds for `key` (after a reset deleted its buckets). */
   forget(key: string): void {
-    this.denied.forget(key);
-    this.leases.forget(key);
+    this.#denied.forget(key);
+    this.#leases.forget(key);
   }
 }

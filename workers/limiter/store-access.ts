@@ -20,19 +20,19 @@ export type WaitUntil = (promise: Promise<unknown>) => void;
  */
 export class StoreAccess {
   readonly health: StoreHealth;
-  private readonly dispatcher: StoreDispatcher;
+  readonly #dispatcher: StoreDispatcher;
+  readonly #client: () => RedisLike;
+  readonly #metrics: Metrics;
 
-  constructor(
-    private readonly client: () => RedisLike,
-    private readonly metrics: Metrics,
-    options: DispatchOptions = {},
-  ) {
+  constructor(client: () => RedisLike, metrics: Metrics, options: DispatchOptions = {}) {
+    this.#client = client;
+    this.#metrics = metrics;
     this.health = new StoreHealth(function recordTransition(to) {
       metrics.inc("erl_breaker_transitions_total", { to });
       metrics.set("erl_breaker_open", {}, to === "closed" ? 0 : 1);
     });
     metrics.set("erl_breaker_open", {}, 0);
-    this.dispatcher = new StoreDispatcher(client, this.health, metrics, options);
+    this.#dispatcher = new StoreDispatcher(client, this.health, metrics, options);
   }
 
   /** Whether a decision starting now asks the store, asks it as the breaker's probe, or goes by `onError`. */
@@ -55,9 +55,9 @@ export class StoreAccess {
     const group = `${keys.join(" ")} ${cost}`;
     const limits = probe ? { timeoutMs: policy.timeoutMs, maxWaitMs: policy.timeoutMs } : policy;
     const ask = { group, keys, limits: policy.limits, cost, lease };
-    const outcome = await this.dispatcher.take(ask, limits, waitUntil);
-    this.metrics.set("erl_store_longest_silence_ms", {}, this.health.longestSilenceMs);
-    if (!outcome.ok) this.failed(policy, outcome.failure, probe);
+    const outcome = await this.#dispatcher.take(ask, limits, waitUntil);
+    this.#metrics.set("erl_store_longest_silence_ms", {}, this.health.longestSilenceMs);
+    if (!outcome.ok) this.#failed(policy, outcome.failure, probe);
     return outcome;
   }
 
@@ -65,15 +65,15 @@ export class StoreAccess {
   async del(policy: CompiledPolicy, keys: string[]): Promise<void> {
     const admission = this.admit(Date.now(), policy);
     if (admission === "skip") throw new Error("the store is unavailable (circuit breaker open)");
-    const outcome = await callStore(this.health, policy, () => this.client().del(...keys));
+    const outcome = await callStore(this.health, policy, () => this.#client().del(...keys));
     if (outcome.ok) return;
-    this.failed(policy, outcome.failure, admission === "probe");
+    this.#failed(policy, outcome.failure, admission === "probe");
     throw new Error(outcome.failure.message);
   }
 
-  private failed(policy: CompiledPolicy, failure: StoreFailure, probe: boolean): void {
+  #failed(policy: CompiledPolicy, failure: StoreFailure, probe: boolean): void {
     const timedOut = failure.reason === "redis_timeout";
-    this.metrics.inc(timedOut ? "erl_redis_timeouts_total" : "erl_redis_errors_total", {
+    this.#metrics.inc(timedOut ? "erl_redis_timeouts_total" : "erl_redis_errors_total", {
       policy: policy.name,
     });
     // A probe that got no answer in its time, for whatever reason, leaves the breaker open for another cool-down.

@@ -26,16 +26,20 @@ export class StoreHealth {
    */
   longestSilenceMs = 0;
   state: BreakerState = "closed";
-  private cooldownMs: number = BREAKER_COOLDOWN_MS.first;
-  private reopenAtMs = 0;
-  private probeStartedMs = Number.NEGATIVE_INFINITY;
+  #cooldownMs: number = BREAKER_COOLDOWN_MS.first;
+  #reopenAtMs = 0;
+  #probeStartedMs = Number.NEGATIVE_INFINITY;
   /**
    * The evidence that opened the breaker: the silence (ms) a call sat through, or Infinity for a failure
    * (refused, gateway error). A policy that tolerates a longer silence than that still asks the store.
    */
-  private evidenceMs = Number.POSITIVE_INFINITY;
+  #evidenceMs = Number.POSITIVE_INFINITY;
 
-  constructor(private readonly onTransition: (to: BreakerState) => void = () => {}) {}
+  readonly #onTransition: (to: BreakerState) => void;
+
+  constructor(onTransition: (to: BreakerState) => void = () => {}) {
+    this.#onTransition = onTransition;
+  }
 
   /**
    * Whether a decision starting now may ask the store. While open, the first decision after the
@@ -44,12 +48,12 @@ export class StoreHealth {
    * opened the breaker asks anyway: by its own rule the store is not unavailable yet.
    */
   admit(nowMs: number, limits: { timeoutMs: number; maxWaitMs: number }): Admission {
-    if (this.state === "closed" || limits.timeoutMs > this.evidenceMs) return "ask";
+    if (this.state === "closed" || limits.timeoutMs > this.#evidenceMs) return "ask";
     const probeLostMs = limits.maxWaitMs;
-    if (this.state === "open" && nowMs < this.reopenAtMs) return "skip";
-    if (this.state === "half_open" && nowMs - this.probeStartedMs < probeLostMs) return "skip";
-    this.probeStartedMs = nowMs;
-    this.transition("half_open");
+    if (this.state === "open" && nowMs < this.#reopenAtMs) return "skip";
+    if (this.state === "half_open" && nowMs - this.#probeStartedMs < probeLostMs) return "skip";
+    this.#probeStartedMs = nowMs;
+    this.#transition("half_open");
     return "probe";
   }
 
@@ -64,8 +68,8 @@ export class StoreHealth {
     if (this.state === "closed" && silence > this.longestSilenceMs) this.longestSilenceMs = silence;
     this.lastAnswerMs = Math.max(this.lastAnswerMs, nowMs);
     if (this.state === "closed") return;
-    this.cooldownMs = BREAKER_COOLDOWN_MS.first;
-    this.transition("closed");
+    this.#cooldownMs = BREAKER_COOLDOWN_MS.first;
+    this.#transition("closed");
   }
 
   /**
@@ -74,18 +78,18 @@ export class StoreHealth {
    * doubled cool-down. A straggler that failed while the breaker was already open only adds evidence.
    */
   unavailable(nowMs: number, wasProbe: boolean, evidenceMs = Number.POSITIVE_INFINITY): void {
-    if (this.state !== "closed") this.evidenceMs = Math.max(this.evidenceMs, evidenceMs);
+    if (this.state !== "closed") this.#evidenceMs = Math.max(this.#evidenceMs, evidenceMs);
     if (this.state === "open" && !wasProbe) return;
     if (this.state === "half_open" && !wasProbe) return;
-    if (this.state === "closed") this.evidenceMs = evidenceMs;
-    if (wasProbe) this.cooldownMs = Math.min(this.cooldownMs * 2, BREAKER_COOLDOWN_MS.max);
-    this.reopenAtMs = nowMs + this.cooldownMs;
-    this.transition("open");
+    if (this.state === "closed") this.#evidenceMs = evidenceMs;
+    if (wasProbe) this.#cooldownMs = Math.min(this.#cooldownMs * 2, BREAKER_COOLDOWN_MS.max);
+    this.#reopenAtMs = nowMs + this.#cooldownMs;
+    this.#transition("open");
   }
 
-  private transition(to: BreakerState): void {
+  #transition(to: BreakerState): void {
     if (this.state === to) return;
     this.state = to;
-    this.onTransition(to);
+    this.#onTransition(to);
   }
 }

@@ -40,29 +40,31 @@ export type AskInput = Omit<Ask, "queued" | "outcome" | "carrier">;
  */
 export class StoreDispatcher {
   // A Set keeps arrival order and forgets a finished decision in O(1) while thousands wait.
-  private readonly queue = new Set<Ask>();
-  private readonly flights = new Set<Flight>();
-  private readonly busyGroups = new Map<string, Flight>();
-  private readonly maxInFlight: number;
-  private readonly maxTakesPerCall: number;
-  private readonly stall = new StallClock();
+  readonly #queue = new Set<Ask>();
+  readonly #flights = new Set<Flight>();
+  readonly #busyGroups = new Map<string, Flight>();
+  readonly #maxInFlight: number;
+  readonly #maxTakesPerCall: number;
+  readonly #stall = new StallClock();
   /** The store's last answer to any call of this isolate. */
-  private lastAnswer: Mark = { atMs: Number.NEGATIVE_INFINITY, stallMs: 0 };
+  #lastAnswer: Mark = { atMs: Number.NEGATIVE_INFINITY, stallMs: 0 };
 
-  constructor(
-    private readonly client: () => RedisLike,
-    private readonly health: StoreHealth,
-    private readonly metrics: Metrics,
-    options: DispatchOptions = {},
-  ) {
-    this.maxInFlight = options.maxInFlight ?? DISPATCH_DEFAULTS.maxInFlight;
-    this.maxTakesPerCall = options.maxTakesPerCall ?? DISPATCH_DEFAULTS.maxTakesPerCall;
+  readonly #client: () => RedisLike;
+  readonly #health: StoreHealth;
+  readonly #metrics: Metrics;
+
+  constructor(client: () => RedisLike, health: StoreHealth, metrics: Metrics, options: DispatchOptions = {}) {
+    this.#client = client;
+    this.#health = health;
+    this.#metrics = metrics;
+    this.#maxInFlight = options.maxInFlight ?? DISPATCH_DEFAULTS.maxInFlight;
+    this.#maxTakesPerCall = options.maxTakesPerCall ?? DISPATCH_DEFAULTS.maxTakesPerCall;
     metrics.set("erl_store_calls_in_flight", {}, 0);
   }
 
   /** Calls in flight now. */
   get inFlight(): number {
-    return this.flights.size;
+    return this.#flights.size;
   }
 
   /**
@@ -75,32 +77,32 @@ export class StoreDispatcher {
     limits: WaitLimits,
     waitUntil?: (promise: Promise<unknown>) => void,
   ): Promise<StoreOutcome<BucketResult>> {
-    let ask: Ask = { ...input, queued: this.stall.mark(Date.now()) };
-    this.queue.add(ask);
+    let ask: Ask = { ...input, queued: this.#stall.mark(Date.now()) };
+    this.#queue.add(ask);
     let retried = false;
     let mine: Flight | undefined;
     let dueMs = Number.POSITIVE_INFINITY;
     for (;;) {
-      if (ask.outcome) return this.finish(ask);
+      if (ask.outcome) return this.#finish(ask);
       if (ask.carrier?.done) {
         // The call that carried this decision ended without its outcome: its sender was cancelled.
-        if (retried) return this.finish(ask, lost());
+        if (retried) return this.#finish(ask, lost());
         retried = true;
         ask = { ...input, queued: ask.queued };
-        mine = this.launch([ask], waitUntil);
+        mine = this.#launch([ask], waitUntil);
         continue;
       }
       const now = Date.now();
-      if (now >= dueMs) this.stall.observe(dueMs, now);
-      const stop = this.deadline(ask, limits, now);
-      if (stop) return this.finish(ask, stop);
-      if (!ask.carrier) mine = this.launchIfFree(ask, waitUntil) ?? mine;
+      if (now >= dueMs) this.#stall.observe(dueMs, now);
+      const stop = this.#deadline(ask, limits, now);
+      if (stop) return this.#finish(ask, stop);
+      if (!ask.carrier) mine = this.#launchIfFree(ask, waitUntil) ?? mine;
       // This request's own call first (it must await what it sent), then the call its bucket waits for,
       // then the oldest call: a slot frees when it lands.
       const target =
-        mine && !mine.done ? mine : (ask.carrier ?? this.busyGroups.get(ask.group) ?? this.oldest());
+        mine && !mine.done ? mine : (ask.carrier ?? this.#busyGroups.get(ask.group) ?? this.#oldest());
       const waitMs = Math.min(
-        this.nextCheckMs(ask, limits, now),
+        this.#nextCheckMs(ask, limits, now),
         mine && !mine.done ? TICK_MS : Number.POSITIVE_INFINITY,
       );
       dueMs = now + waitMs;
@@ -113,14 +115,14 @@ export class StoreDispatcher {
    * none of them for `timeoutMs` (unavailable), or the decision has waited `maxWaitMs` (busy). Both count
    * only time the isolate could run: a stall of its own is not the store's doing.
    */
-  private deadline(ask: Ask, limits: WaitLimits, now: number): StoreFailure | undefined {
-    const silent = this.silentSince(ask);
-    const silenceMs = silent ? this.stall.since(silent, now) : 0;
+  #deadline(ask: Ask, limits: WaitLimits, now: number): StoreFailure | undefined {
+    const silent = this.#silentSince(ask);
+    const silenceMs = silent ? this.#stall.since(silent, now) : 0;
     if (silenceMs >= limits.timeoutMs) {
       const message = `the store answered nothing for ${silenceMs} ms (timeoutMs ${limits.timeoutMs})`;
       return { kind: "unavailable", reason: "redis_timeout", message, silenceMs };
     }
-    const waitedMs = this.stall.since(ask.queued, now);
+    const waitedMs = this.#stall.since(ask.queued, now);
     const ceiling = now - ask.queued.atMs >= CEILING_FACTOR * limits.maxWaitMs;
     if (waitedMs < limits.maxWaitMs && !ceiling) return undefined;
     const message = `the store was busy: no answer within maxWaitMs (${limits.maxWaitMs} ms)`;
@@ -132,23 +134,23 @@ export class StoreDispatcher {
    * since the oldest of them left (or since this decision arrived, whichever is later). Undefined when no
    * call is in flight: waiting for a slot is queueing, not silence.
    */
-  private silentSince(ask: Ask): Mark | undefined {
-    const oldest = this.oldest();
+  #silentSince(ask: Ask): Mark | undefined {
+    const oldest = this.#oldest();
     if (!oldest) return undefined;
     let since = oldest.started;
-    for (const mark of [this.lastAnswer, ask.queued]) if (mark.atMs > since.atMs) since = mark;
+    for (const mark of [this.#lastAnswer, ask.queued]) if (mark.atMs > since.atMs) since = mark;
     return since;
   }
 
-  private oldest(): Flight | undefined {
-    return this.flights.values().next().value;
+  #oldest(): Flight | undefined {
+    return this.#flights.values().next().value;
   }
 
   /** Milliseconds until this decision's next deadline, if nothing answers and the isolate does not stall. */
-  private nextCheckMs(ask: Ask, limits: WaitLimits, now: number): number {
-    const silent = this.silentSince(ask);
-    const toMaxWait = limits.maxWaitMs - this.stall.since(ask.queued, now);
-    const toSilence = silent ? limits.timeoutMs - this.stall.since(silent, now) : Number.POSITIVE_INFINITY;
+  #nextCheckMs(ask: Ask, limits: WaitLimits, now: number): number {
+    const silent = this.#silentSince(ask);
+    const toMaxWait = limits.maxWaitMs - this.#stall.since(ask.queued, now);
+    const toSilence = silent ? limits.timeoutMs - this.#stall.since(silent, now) : Number.POSITIVE_INFINITY;
     return Math.max(1, Math.min(toMaxWait, toSilence));
   }
 
@@ -157,23 +159,23 @@ export class StoreDispatcher {
    * no take in flight. The call may fill up before it reaches this decision: this request sends it all
    * the same (and awaits it), then looks again.
    */
-  private launchIfFree(ask: Ask, waitUntil?: (promise: Promise<unknown>) => void): Flight | undefined {
-    if (this.flights.size >= this.maxInFlight || this.busyGroups.has(ask.group)) return undefined;
+  #launchIfFree(ask: Ask, waitUntil?: (promise: Promise<unknown>) => void): Flight | undefined {
+    if (this.#flights.size >= this.#maxInFlight || this.#busyGroups.has(ask.group)) return undefined;
     const batch: Ask[] = [];
     const groups = new Set<string>();
-    for (const queued of this.queue) {
-      if (this.busyGroups.has(queued.group)) continue;
-      if (!groups.has(queued.group) && groups.size >= this.maxTakesPerCall) continue;
+    for (const queued of this.#queue) {
+      if (this.#busyGroups.has(queued.group)) continue;
+      if (!groups.has(queued.group) && groups.size >= this.#maxTakesPerCall) continue;
       groups.add(queued.group);
       batch.push(queued);
     }
-    for (const queued of batch) this.queue.delete(queued);
-    return this.launch(batch, waitUntil);
+    for (const queued of batch) this.#queue.delete(queued);
+    return this.#launch(batch, waitUntil);
   }
 
   /** Starts one call for `batch` from this request's context; the caller awaits it. */
-  private launch(batch: Ask[], waitUntil?: (promise: Promise<unknown>) => void): Flight {
-    const started = this.stall.mark(Date.now());
+  #launch(batch: Ask[], waitUntil?: (promise: Promise<unknown>) => void): Flight {
+    const started = this.#stall.mark(Date.now());
     const takes = mergeTakes(batch);
     const groups = new Set(batch.map((a) => a.group));
     const flight: Flight = {
@@ -186,14 +188,14 @@ export class StoreDispatcher {
     let waitedMs = 0;
     for (const ask of batch) {
       ask.carrier = flight;
-      const queuedMs = this.stall.since(ask.queued, started.atMs);
+      const queuedMs = this.#stall.since(ask.queued, started.atMs);
       waitedMs = Math.max(waitedMs, queuedMs);
-      this.metrics.inc("erl_store_queue_wait_ms_total", {}, queuedMs);
+      this.#metrics.inc("erl_store_queue_wait_ms_total", {}, queuedMs);
     }
-    if (waitedMs > this.metrics.get("erl_store_queue_wait_max_ms"))
-      this.metrics.set("erl_store_queue_wait_max_ms", {}, waitedMs);
+    if (waitedMs > this.#metrics.get("erl_store_queue_wait_max_ms"))
+      this.#metrics.set("erl_store_queue_wait_max_ms", {}, waitedMs);
     flight.promise = Promise.resolve()
-      .then(() => runTakes(this.client(), takes))
+      .then(() => runTakes(this.#client(), takes))
       .then(
         (replies) => {
           let answered = false;
@@ -204,49 +206,49 @@ export class StoreDispatcher {
             };
             answered = settle(take, reply) || answered;
           });
-          if (answered) this.answered(flight);
+          if (answered) this.#answered(flight);
         },
         (error: unknown) => fail(batch, error),
       )
-      .finally(() => this.land(flight));
-    this.flights.add(flight);
-    for (const group of groups) if (!this.busyGroups.has(group)) this.busyGroups.set(group, flight);
-    this.metrics.inc("erl_store_calls_total");
-    this.metrics.inc("erl_store_call_decisions_total", {}, batch.length);
-    this.metrics.inc("erl_store_call_takes_total", {}, takes.length);
-    this.metrics.set("erl_store_calls_in_flight", {}, this.flights.size);
+      .finally(() => this.#land(flight));
+    this.#flights.add(flight);
+    for (const group of groups) if (!this.#busyGroups.has(group)) this.#busyGroups.set(group, flight);
+    this.#metrics.inc("erl_store_calls_total");
+    this.#metrics.inc("erl_store_call_decisions_total", {}, batch.length);
+    this.#metrics.inc("erl_store_call_takes_total", {}, takes.length);
+    this.#metrics.set("erl_store_calls_in_flight", {}, this.#flights.size);
     waitUntil?.(flight.promise);
     return flight;
   }
 
   /** The store answered `flight`: how long it had been silent (net of the isolate's stalls) goes to health. */
-  private answered(flight: Flight): void {
+  #answered(flight: Flight): void {
     const now = Date.now();
-    const since = this.lastAnswer.atMs > flight.started.atMs ? this.lastAnswer : flight.started;
-    this.health.answered(now, flight.started.atMs, this.stall.since(since, now));
-    this.lastAnswer = this.stall.mark(now);
-    this.metrics.set("erl_edge_stalled_ms", {}, this.stall.totalMs);
+    const since = this.#lastAnswer.atMs > flight.started.atMs ? this.#lastAnswer : flight.started;
+    this.#health.answered(now, flight.started.atMs, this.#stall.since(since, now));
+    this.#lastAnswer = this.#stall.mark(now);
+    this.#metrics.set("erl_edge_stalled_ms", {}, this.#stall.totalMs);
   }
 
-  private land(flight: Flight): void {
+  #land(flight: Flight): void {
     flight.done = true;
-    this.release(flight);
+    this.#release(flight);
   }
 
   /** Frees a call's slot and its buckets: it landed, or every decision it carried gave up on it. */
-  private release(flight: Flight): void {
-    this.flights.delete(flight);
+  #release(flight: Flight): void {
+    this.#flights.delete(flight);
     for (const group of flight.groups)
-      if (this.busyGroups.get(group) === flight) this.busyGroups.delete(group);
-    this.metrics.set("erl_store_calls_in_flight", {}, this.flights.size);
+      if (this.#busyGroups.get(group) === flight) this.#busyGroups.delete(group);
+    this.#metrics.set("erl_store_calls_in_flight", {}, this.#flights.size);
   }
 
   /** Leaves the queue (a decision that gave up is never sent) and answers. */
-  private finish(ask: Ask, failure?: StoreFailure): StoreOutcome<BucketResult> {
-    this.queue.delete(ask);
+  #finish(ask: Ask, failure?: StoreFailure): StoreOutcome<BucketResult> {
+    this.#queue.delete(ask);
     const carrier = ask.carrier;
     // A call nobody waits for any more holds no slot: a hung exchange must not wedge the isolate.
-    if (carrier && !carrier.done && --carrier.waiting === 0) this.release(carrier);
+    if (carrier && !carrier.done && --carrier.waiting === 0) this.#release(carrier);
     if (failure) return { ok: false, failure };
     return ask.outcome ?? { ok: false, failure: lost() };
   }

@@ -22,14 +22,14 @@ export interface Mark {
  */
 export class StallClock {
   totalMs = 0;
-  private coveredUntilMs = Number.NEGATIVE_INFINITY;
+  #coveredUntilMs = Number.NEGATIVE_INFINITY;
 
   /** A timer due at `dueMs` ran at `nowMs`: when late, the isolate was stalled in between. */
   observe(dueMs: number, nowMs: number): void {
     if (nowMs - dueMs <= BEHIND_MS) return;
-    const from = Math.max(dueMs, this.coveredUntilMs);
+    const from = Math.max(dueMs, this.#coveredUntilMs);
     if (nowMs > from) this.totalMs += nowMs - from;
-    this.coveredUntilMs = Math.max(this.coveredUntilMs, nowMs);
+    this.#coveredUntilMs = Math.max(this.#coveredUntilMs, nowMs);
   }
 
   mark(nowMs: number): Mark {
