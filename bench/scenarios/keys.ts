@@ -18,6 +18,9 @@ export interface KeysRow {
   /** EVALSHA/EVAL calls Redis served per request answered, leases on and off. */
   callsPerDecisionOn: number;
   callsPerDecisionOff: number;
+  /** HTTP exchanges with the REST proxy per request answered (the instances' `erl_store_calls_total`). */
+  httpPerDecisionOn: number;
+  httpPerDecisionOff: number;
 }
 
 export interface KeysResult {
@@ -35,22 +38,40 @@ async function scriptCalls(redis: IoRedis): Promise<number> {
   return [...info.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)].reduce((s, m) => s + Number(m[1]), 0);
 }
 
+/** HTTP exchanges the stack's instances have had with the store so far (each instance's `/metrics`). */
+async function httpCalls(stack: Stack): Promise<number> {
+  let sum = 0;
+  for (const edge of stack.edgeUrls) {
+    const text = await (await fetch(`${edge}/metrics`)).text();
+    const line = text.split("\n").find((l) => l.startsWith("erl_store_calls_total"));
+    sum += Number(line?.split(" ").at(-1) ?? 0);
+  }
+  return sum;
+}
+
+const perRequest = (count: number, requests: number) =>
+  requests === 0 ? Number.NaN : Math.round((count / requests) * 1000) / 1000;
+
 /**
- * Store calls per answered request for one side, from Redis' own counters around a short wrk run, after
- * a second of the same load (keys turn hot, and so leased, after half a second of traffic).
+ * Store calls (Redis script calls, and HTTP exchanges with the proxy) per answered request for one side,
+ * from the counters around a short wrk run, after a second of the same load (keys turn hot, and so
+ * leased, after half a second of traffic).
  */
 async function callsPerDecision(
   ctx: BenchContext,
   redis: IoRedis,
+  stack: Stack,
   url: string,
   script: string,
   env: Record<string, string>,
-): Promise<number> {
+): Promise<{ script: number; http: number }> {
   await runWrk({ url, connections: ctx.connections, seconds: 1, script, env });
-  const before = await scriptCalls(redis);
+  const [scriptsBefore, httpBefore] = [await scriptCalls(redis), await httpCalls(stack)];
   const result = await runWrk({ url, connections: ctx.connections, seconds: ctx.quick ? 1 : 3, script, env });
-  const calls = (await scriptCalls(redis)) - before;
-  return result.requests === 0 ? Number.NaN : Math.round((calls / result.requests) * 1000) / 1000;
+  return {
+    script: perRequest((await scriptCalls(redis)) - scriptsBefore, result.requests),
+    http: perRequest((await httpCalls(stack)) - httpBefore, result.requests),
+  };
 }
 
 /**
@@ -75,6 +96,8 @@ export async function runKeys(ctx: BenchContext, on: Stack, off: Stack): Promise
       ]);
       assertMostlyOk(`keys ${d.name}`, figures);
       const [leaseOn, leaseOff, offFig] = [figures.leaseOn, figures.leaseOff, figures.off] as SideFigures[];
+      const leased = await callsPerDecision(ctx, redis, on, `${on.url}/bench/x`, d.script, env("on"));
+      const single = await callsPerDecision(ctx, redis, on, `${on.url}/nolease/x`, d.script, env("nolease"));
       const row: KeysRow = {
         distribution: d.name,
         leaseOn: leaseOn as SideFigures,
@@ -82,17 +105,13 @@ export async function runKeys(ctx: BenchContext, on: Stack, off: Stack): Promise
         off: offFig as SideFigures,
         onRatio: ratio(leaseOn?.okPerSec ?? 0, offFig?.okPerSec ?? 0),
         perRequestRatio: ratio(leaseOff?.okPerSec ?? 0, offFig?.okPerSec ?? 0),
-        callsPerDecisionOn: await callsPerDecision(ctx, redis, `${on.url}/bench/x`, d.script, env("on")),
-        callsPerDecisionOff: await callsPerDecision(
-          ctx,
-          redis,
-          `${on.url}/nolease/x`,
-          d.script,
-          env("nolease"),
-        ),
+        callsPerDecisionOn: leased.script,
+        callsPerDecisionOff: single.script,
+        httpPerDecisionOn: leased.http,
+        httpPerDecisionOff: single.http,
       };
       ctx.log(
-        `keys ${d.name}: on ÷ off ${row.onRatio}, per-request ÷ off ${row.perRequestRatio}, store calls per decision ${row.callsPerDecisionOn} (leases) vs ${row.callsPerDecisionOff}`,
+        `keys ${d.name}: on ÷ off ${row.onRatio}, per-request ÷ off ${row.perRequestRatio}, store calls per decision ${row.callsPerDecisionOn} (leases) vs ${row.callsPerDecisionOff}, HTTP exchanges per decision ${row.httpPerDecisionOn} vs ${row.httpPerDecisionOff}`,
       );
       rows.push(row);
     }

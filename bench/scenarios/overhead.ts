@@ -13,6 +13,8 @@ export interface OverheadResult {
   /** on ÷ off latency (above 1 = slower with limiting on). */
   p50Ratio: number;
   p99Ratio: number;
+  /** One client at a time: the latency a lone decision adds (the dispatcher must add no wait when idle). */
+  single: { on: SideFigures; off: SideFigures; p50Ratio: number };
 }
 
 /**
@@ -32,6 +34,23 @@ export async function runOverhead(ctx: BenchContext, on: Stack, off: Stack): Pro
   assertMostlyOk("overhead", figures);
   const onFig = figures.on as SideFigures;
   const offFig = figures.off as SideFigures;
+  ctx.log("overhead: the same at 1 connection (latency of a lone decision)");
+  const lone = await alternate({ ...ctx, connections: 1 }, "overhead c=1", [
+    {
+      name: "on",
+      url: `${on.url}/bench/x`,
+      script: "header-keys.lua",
+      env: { ...env, CLIENT_PREFIX: "lone-" },
+    },
+    {
+      name: "off",
+      url: `${off.url}/bench/x`,
+      script: "header-keys.lua",
+      env: { ...env, CLIENT_PREFIX: "lone-" },
+    },
+  ]);
+  const loneOn = lone.on as SideFigures;
+  const loneOff = lone.off as SideFigures;
   return {
     instances: on.edgeUrls.length,
     connections: ctx.connections,
@@ -40,5 +59,6 @@ export async function runOverhead(ctx: BenchContext, on: Stack, off: Stack): Pro
     throughputRatio: ratio(onFig.okPerSec, offFig.okPerSec),
     p50Ratio: ratio(onFig.p50Ms, offFig.p50Ms),
     p99Ratio: ratio(onFig.p99Ms, offFig.p99Ms),
+    single: { on: loneOn, off: loneOff, p50Ratio: ratio(loneOn.p50Ms, loneOff.p50Ms) },
   };
 }
