@@ -9,13 +9,16 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error
 COPY . .
 RUN npm run build
-# Keep what the parts import at run time: the production dependencies, plus miniflare, which the edge
-# runner needs to run workerd. It stays a devDependency of the package (its users bring their own
-# runtime); only this image promotes it. sharp (17 MB with libvips) serves Miniflare's Images binding only,
-# imported on first use: no worker here binds images.
-RUN npm pkg set "dependencies.miniflare=$(npm pkg get devDependencies.miniflare | tr -d '"')" \
- && npm pkg delete devDependencies.miniflare \
- && npm prune --omit=dev --offline --no-audit --no-fund --loglevel=error \
+# Keep what the parts import at run time (dist/local/*.js): ioredis and @ioredis/commands for the REST
+# proxy, miniflare for the edge runner. They are devDependencies of the package, whose users install only
+# what dist/index.js imports; this image promotes them to dependencies (at the locked versions) and drops
+# the rest. sharp (17 MB with libvips) serves Miniflare's Images binding only, imported on first use: no
+# worker here binds images.
+RUN for part in miniflare ioredis @ioredis/commands; do \
+      npm pkg set "dependencies.$part=$(npm pkg get "devDependencies.$part" | tr -d '"')" \
+      && npm pkg delete "devDependencies.$part" || exit 1; \
+    done \
+ && npm prune --omit=dev --omit=peer --offline --no-audit --no-fund --loglevel=error \
  && rm -rf node_modules/sharp node_modules/@img
 
 # Run: Node, NGINX for the gateway, and only the built files, owned by root and run by an unprivileged user.

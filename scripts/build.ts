@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { mkdir, rename, rm } from "node:fs/promises";
 import { build } from "esbuild";
 import { NODE_PARTS } from "../local/support";
+import { buildDeclarations } from "./declarations";
 
 function run(command: string, args: string[]): void {
   const result = spawnSync(command, args, {
@@ -49,7 +50,9 @@ await build({
   packages: "external",
   logLevel: "warning",
 });
-run("npx", ["tsc", "-p", "tsconfig.build.json"]);
+// Declarations per entry under its own target (Workers types, DOM), with the explicit `.js` specifiers
+// Node's ESM resolution (TypeScript's node16/nodenext) needs.
+await buildDeclarations(process.cwd());
 console.log(
   "build: dist/worker/worker.js (worker), dist/index.js + dist/client.js (package), dist/local (stack processes), dist/types (declarations)",
 );

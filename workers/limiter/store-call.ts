@@ -63,7 +63,7 @@ export function callStore<T>(
     const finish = (outcome: StoreOutcome<T>) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      if (timer !== undefined) clearTimeout(timer);
       resolve(outcome);
     };
     function watch(): void {

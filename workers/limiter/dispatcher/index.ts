@@ -268,5 +268,8 @@ function wake(flight: Promise<void> | undefined, ms: number): Promise<void> {
   const alarm = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, ms);
   });
-  return Promise.race(flight ? [flight, alarm] : [alarm]).finally(() => clearTimeout(timer));
+  return Promise.race(flight ? [flight, alarm] : [alarm]).finally(() => {
+    // Checked, not passed as undefined: the Workers and Node typings disagree on what clearTimeout takes.
+    if (timer !== undefined) clearTimeout(timer);
+  });
 }
