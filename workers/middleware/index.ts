@@ -20,6 +20,14 @@ export interface RateLimitOptions {
   key?: (c: Context) => string | undefined | Promise<string | undefined>;
   /** Tokens a request takes (default: the route's `cost`, else 1). */
   cost?: number | ((c: Context) => number | Promise<number>);
+  /**
+   * Keeps the limiter's background work (lease top-ups and give-backs, a store call other requests wait
+   * for) alive after the response, where the request has no execution context of its own: on Vercel's
+   * Edge Runtime behind `hono/vercel`, pass `waitUntil` from `@vercel/functions`. Default: Hono's
+   * `c.executionCtx.waitUntil` (Workers, FetchEvent handlers); none on Deno, Bun and Node, whose
+   * processes outlive the response and finish that work anyway.
+   */
+  waitUntil?: (promise: Promise<unknown>) => void;
 }
 
 /**
@@ -72,13 +80,15 @@ export function deniedResponse(decision: Decision): Response {
 }
 
 /**
- * The request's `waitUntil`, so the limiter's background work (the breaker's probe) outlives the
- * response on Workers; outside Workers, Hono has no execution context and there is nothing to extend.
+ * The request's `waitUntil`, so the limiter's background work outlives the response: the one the app
+ * passed, else the execution context's (Workers, FetchEvent handlers); where there is neither (Deno, Bun,
+ * Node), the process lives on and the work runs to its end without one.
  *
  * @example
  * await limiter.check(policy, identity, 1, checkOptions(c));
  */
-export function checkOptions(c: Context): CheckOptions {
+export function checkOptions(c: Context, waitUntil?: RateLimitOptions["waitUntil"]): CheckOptions {
+  if (waitUntil) return { waitUntil };
   let ctx: { waitUntil(promise: Promise<unknown>): void };
   try {
     ctx = c.executionCtx;
@@ -134,7 +144,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler<{ Variab
     if (!who.ok) return problem(400, "Bad Request", who.error, { policy: target.policy.name });
     const cost =
       typeof options.cost === "function" ? await options.cost(c) : (options.cost ?? target.route?.cost ?? 1);
-    const decision = await options.limiter.check(target.policy, who.identity, cost, checkOptions(c));
+    const decision = await options.limiter.check(target.policy, who.identity, cost, checkOptions(c, options.waitUntil));
     c.set("rateLimit", decision);
     if (!decision.allowed) return deniedResponse(decision);
     await next();
