@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RedisServer, startRedis } from "../../local/support";
 import { createFreshApp, type FreshApp, readmeExample, repoVersion } from "../helpers/packed-app";
 import { startTestProxy, type TestProxy } from "../helpers/proxy";
+import { probeClient } from "./client-probe";
 import { RUNTIMES, type RuntimeServer, startRuntime } from "./servers";
 
 // One Redis, one proxy and one app (one `npm pack`) for every runtime; each runtime limits its own key.
@@ -98,6 +99,23 @@ describe.each(RUNTIMES)("the README example on %s", (runtime) => {
     expect(retryAfterMs).toBeGreaterThan(0);
     expect(retryAfterMs).toBeLessThanOrEqual(12_000);
     expect(denied?.retryAfter).toBe(String(Math.ceil(retryAfterMs / 1000)));
+  });
+
+  it("runs edge-rate-limiter/client, which reads the headers and hands back the server's 429", async () => {
+    const report = await probeClient(
+      runtime,
+      app.dir,
+      `${server.url}/api/hello`,
+      `${runtime}-client-${Date.now()}`,
+    );
+    expect(report).toEqual({
+      statuses: [200, 200, 200, 200, 200, 429],
+      limits: [
+        ["minute", 0, 5],
+        ["day", 995, 1000],
+      ],
+      retryAfter: true,
+    });
   });
 
   it("answers 400 naming the problem when the request has no key", async () => {

@@ -35,8 +35,13 @@ serve({ fetch: app.fetch, hostname: "127.0.0.1", port: Number(process.env.PORT) 
 `,
 } as const;
 
-/** Bundles `entry` from `dir` the way the runtime's own tooling does (its export conditions, ES2022). */
-async function bundle(dir: string, entry: string, conditions: string[], format: "esm" | "iife") {
+/**
+ * Bundles `entry` from `dir` the way the runtime's own tooling does (its export conditions, ES2022).
+ *
+ * @example
+ * const script = await bundle(app.dir, "app.ts", ["workerd", "worker", "browser"], "esm");
+ */
+export async function bundle(dir: string, entry: string, conditions: string[], format: "esm" | "iife") {
   const out = await build({
     entryPoints: [join(dir, entry)],
     absWorkingDir: dir,
