@@ -144,7 +144,8 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler<{ Variab
     if (!who.ok) return problem(400, "Bad Request", who.error, { policy: target.policy.name });
     const cost =
       typeof options.cost === "function" ? await options.cost(c) : (options.cost ?? target.route?.cost ?? 1);
-    const decision = await options.limiter.check(target.policy, who.identity, cost, checkOptions(c, options.waitUntil));
+    const hooks = checkOptions(c, options.waitUntil);
+    const decision = await options.limiter.check(target.policy, who.identity, cost, hooks);
     c.set("rateLimit", decision);
     if (!decision.allowed) return deniedResponse(decision);
     await next();
