@@ -1,8 +1,11 @@
 /** @module The README example on every runtime Hono runs on (workerd, Edge Runtime, Deno, Bun, Node), from the packed package. */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Redis } from "@upstash/redis";
+import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RedisServer, startRedis } from "../../local/support";
+import { createLimiter, parsePolicies, rateLimit } from "../../workers";
 import { createFreshApp, type FreshApp, readmeExample, repoVersion } from "../helpers/packed-app";
 import { startTestProxy, type TestProxy } from "../helpers/proxy";
 import { probeClient } from "./client-probe";
@@ -125,5 +128,29 @@ describe.each(RUNTIMES)("the README example on %s", (runtime) => {
       "application/problem+json",
       "no rate-limit key for this request",
     ]);
+  });
+});
+
+describe("rateLimit({ waitUntil }) where the request has no execution context (hono/vercel, Deno, Bun, Node)", () => {
+  it("hands the limiter's store call to the waitUntil the app passed", async () => {
+    const parsed = parsePolicies({
+      policies: { p: { limits: [{ name: "minute", capacity: 5, refill: "5/m" }] } },
+      routes: [],
+    });
+    if (!parsed.ok) throw new Error(parsed.error);
+    const client = new Redis({ url: proxy.url, token: proxy.token, enableAutoPipelining: false });
+    const limiter = createLimiter({ policies: parsed.value, redis: () => client });
+    const kept: Promise<unknown>[] = [];
+    const waitUntil = (promise: Promise<unknown>) => {
+      kept.push(promise);
+    };
+    const hono = new Hono();
+    hono.use("*", rateLimit({ limiter, policy: "p", key: () => `wait-until-${Date.now()}`, waitUntil }));
+    hono.get("/", (c) => c.text("ok"));
+
+    // app.request has no execution context, as on Node: the one store call goes to the app's waitUntil.
+    const res = await hono.request("/");
+    expect([res.status, res.headers.get("x-ratelimit-remaining"), kept.length]).toEqual([200, "4", 1]);
+    await Promise.all(kept);
   });
 });
