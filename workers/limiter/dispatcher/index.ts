@@ -13,7 +13,7 @@ export type { Ask } from "./takes";
 export const DISPATCH_DEFAULTS = { maxInFlight: 2, maxTakesPerCall: 128 } as const;
 
 /** How often the request that sent a call looks at the clock while it is in flight: the isolate's stalls show. */
-const TICK_MS = 20;
+const TICK_MS = 5;
 /** However the isolate stalls, a decision waits at most this many times its `maxWaitMs`: it never hangs. */
 const CEILING_FACTOR = 3;
 

@@ -1,7 +1,7 @@
 /** @module The isolate's own stalls, seen by late timers: time the isolate could not run is not the store's silence. */
 
 /** A timer later than this means the isolate was busy with other events (workerd timers are ms-exact). */
-export const BEHIND_MS = 10;
+export const BEHIND_MS = 3;
 
 /** A moment, and how much stall the isolate had seen by then: spans are measured net of later stalls. */
 export interface Mark {
