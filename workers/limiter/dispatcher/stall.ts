@@ -1,7 +1,10 @@
 /** @module The isolate's own stalls, seen by late timers: time the isolate could not run is not the store's silence. */
 
-/** A timer later than this means the isolate was busy with other events (workerd timers are ms-exact). */
-export const BEHIND_MS = 3;
+/**
+ * A timer later than this means the isolate was busy with other events (workerd timers are ms-exact); only
+ * the lateness beyond it counts, so a machine's scheduling jitter does not stretch every wait.
+ */
+export const BEHIND_MS = 5;
 
 /** A moment, and how much stall the isolate had seen by then: spans are measured net of later stalls. */
 export interface Mark {
@@ -27,7 +30,7 @@ export class StallClock {
   /** A timer due at `dueMs` ran at `nowMs`: when late, the isolate was stalled in between. */
   observe(dueMs: number, nowMs: number): void {
     if (nowMs - dueMs <= BEHIND_MS) return;
-    const from = Math.max(dueMs, this.#coveredUntilMs);
+    const from = Math.max(dueMs + BEHIND_MS, this.#coveredUntilMs);
     if (nowMs > from) this.totalMs += nowMs - from;
     this.#coveredUntilMs = Math.max(this.#coveredUntilMs, nowMs);
   }
