@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { mkdir, rename, rm } from "node:fs/promises";
 import { build } from "esbuild";
 import { NODE_PARTS } from "../local/support";
+import { luaAsTextForEsbuild } from "../local/support/lua-loader/vite";
 import { buildDeclarations } from "./declarations";
 
 function run(command: string, args: string[]): void {
@@ -34,7 +35,7 @@ await build({
   format: "esm",
   platform: "neutral",
   target: "es2022",
-  loader: { ".lua": "text" },
+  plugins: [luaAsTextForEsbuild()],
   external: ["hono", "hono/*", "@upstash/redis", "@upstash/redis/*", "valibot"],
   logLevel: "warning",
 });

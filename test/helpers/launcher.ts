@@ -107,6 +107,8 @@ export function workerdPids(hostPid: number): number[] {
 
 /**
  * 300 concurrent GETs of `${url}/shared/x` for one `x-client` key: what the one-bucket tests assert on.
+ * `servedBy` names every instance that decided (admitted or denied): an instance's merged take may win all
+ * the tokens in one call, so which instances admitted is a race, while all of them deciding is not.
  *
  * @example
  * const burst = await sharedBucketBurst(url, "one-bucket");
@@ -121,6 +123,6 @@ export async function sharedBucketBurst(url: string, client: string) {
   return {
     allowed: allowed.length,
     denied: responses.filter((r) => r.status === 429).length,
-    servedBy: new Set(allowed.map((r) => r.headers.get("X-Served-By"))),
+    servedBy: new Set(responses.map((r) => r.headers.get("X-Served-By"))),
   };
 }

@@ -65,7 +65,7 @@ describe("local stack: npm start", () => {
     expect(new Set(servedBy)).toEqual(new Set(["edge-1", "edge-2", "edge-3"]));
   });
 
-  it("enforces one bucket across instances: 300 concurrent requests, exactly 50 allowed, by all 3", async () => {
+  it("enforces one bucket across instances: 300 concurrent requests, exactly 50 allowed, all 3 deciding", async () => {
     const burst = await sharedBucketBurst(url, "one-bucket");
     expect(burst).toEqual({ allowed: 50, denied: 250, servedBy: new Set(["edge-1", "edge-2", "edge-3"]) });
   });

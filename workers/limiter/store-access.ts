@@ -65,7 +65,7 @@ export class StoreAccess {
   async del(policy: CompiledPolicy, keys: string[]): Promise<void> {
     const admission = this.admit(Date.now(), policy);
     if (admission === "skip") throw new Error("the store is unavailable (circuit breaker open)");
-    const outcome = await callStore(this.health, policy, () => this.#client().del(...keys));
+    const outcome = await callStore(this.health, policy.timeoutMs, () => this.#client().del(...keys));
     if (outcome.ok) return;
     this.#failed(policy, outcome.failure, admission === "probe");
     throw new Error(outcome.failure.message);

@@ -1,4 +1,4 @@
-/** @module One store call, waited for while the store makes progress and given up when it is silent or failing. */
+/** @module How store calls fail (one vocabulary for the dispatcher and the breaker), and a reset's plain call. */
 import type { StoreHealth } from "./store-health";
 
 /** How a store call failed: `unavailable` feeds the breaker; `reply` means Redis answered with an error. */
@@ -14,9 +14,6 @@ export interface WaitLimits {
   timeoutMs: number;
   maxWaitMs: number;
 }
-
-/** How late a timer may fire before the isolate counts as behind on its events (workerd timers are ms-exact). */
-const BEHIND_MS = 10;
 
 // Redis error codes that mean "can't serve now" rather than "this command is wrong", plus the proxy's and
 // Upstash's own texts for a store it can't reach or won't serve.
@@ -42,68 +39,44 @@ export function classifyStoreError(error: unknown): "unavailable" | "reply" {
 }
 
 /**
- * Awaits `call` (this request's own I/O) and decides when to stop waiting, with a timer of its own: fail
- * when the store has answered nothing in this isolate for `timeoutMs` (hung or gone), keep waiting while
- * other calls are being answered (busy), and give up at `maxWaitMs` whatever happens. Every answer is
- * recorded in `health` for the other requests to see; it never settles another request's promise.
+ * One plain call outside the dispatcher (a reset's DEL): this request's own I/O, given up after `timeoutMs`.
+ * Its answer, or an error reply, counts as the store answering.
  *
  * @example
- * const outcome = await callStore(health, { timeoutMs: 1000, maxWaitMs: 5000 }, () => redis.evalsha(…));
+ * const outcome = await callStore(health, 1000, () => redis.del("erl:k"));
  */
 export function callStore<T>(
   health: StoreHealth,
-  limits: WaitLimits,
+  timeoutMs: number,
   call: () => Promise<T>,
 ): Promise<StoreOutcome<T>> {
   const startedMs = Date.now();
-  return new Promise((resolve) => {
-    let settled = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let dueMs = startedMs;
-    const finish = (outcome: StoreOutcome<T>) => {
-      if (settled) return;
-      settled = true;
-      if (timer !== undefined) clearTimeout(timer);
-      resolve(outcome);
-    };
-    function watch(): void {
-      const now = Date.now();
-      const silentSinceMs = Math.max(health.lastAnswerMs, startedMs);
-      if (now - startedMs >= limits.maxWaitMs) {
-        const message = `the store was busy: no answer within maxWaitMs (${limits.maxWaitMs} ms)`;
-        finish({ ok: false, failure: { kind: "overloaded", reason: "redis_timeout", message } });
-        return;
-      }
-      // A timer that fires late means this isolate is behind on its own events: answers may be queued
-      // behind it, unseen. Look again once they have run, so a busy isolate never reads as a silent store.
-      const behind = now - dueMs > BEHIND_MS;
-      if (now - silentSinceMs >= limits.timeoutMs && !behind) {
-        const message = `the store answered nothing for ${now - silentSinceMs} ms (timeoutMs ${limits.timeoutMs})`;
-        const silenceMs = now - silentSinceMs;
-        finish({ ok: false, failure: { kind: "unavailable", reason: "redis_timeout", message, silenceMs } });
-        return;
-      }
-      const next = Math.max(
-        1,
-        Math.min(silentSinceMs + limits.timeoutMs, startedMs + limits.maxWaitMs) - now,
-      );
-      dueMs = now + next;
-      timer = setTimeout(watch, next);
-    }
-    watch();
-    Promise.resolve()
-      .then(call)
-      .then(
-        (value) => {
-          health.answered(Date.now(), startedMs);
-          finish({ ok: true, value });
-        },
-        (error: unknown) => {
-          const kind = classifyStoreError(error);
-          if (kind === "reply") health.answered(Date.now(), startedMs);
-          const message = error instanceof Error ? error.message : String(error);
-          finish({ ok: false, failure: { kind, reason: "redis_error", message } });
-        },
-      );
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<StoreOutcome<T>>((resolve) => {
+    timer = setTimeout(function silent() {
+      const message = `the store answered nothing for ${timeoutMs} ms (timeoutMs ${timeoutMs})`;
+      resolve({
+        ok: false,
+        failure: { kind: "unavailable", reason: "redis_timeout", message, silenceMs: timeoutMs },
+      });
+    }, timeoutMs);
+  });
+  const answer = Promise.resolve()
+    .then(call)
+    .then(
+      (value): StoreOutcome<T> => {
+        health.answered(Date.now(), startedMs);
+        return { ok: true, value };
+      },
+      (error: unknown): StoreOutcome<T> => {
+        const kind = classifyStoreError(error);
+        if (kind === "reply") health.answered(Date.now(), startedMs);
+        const message = error instanceof Error ? error.message : String(error);
+        return { ok: false, failure: { kind, reason: "redis_error", message } };
+      },
+    );
+  return Promise.race([answer, timeout]).finally(() => {
+    // Checked, not passed as undefined: the Workers and Node typings disagree on what clearTimeout takes.
+    if (timer !== undefined) clearTimeout(timer);
   });
 }

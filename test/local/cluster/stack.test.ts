@@ -45,7 +45,7 @@ describe("npm start -- --redis-cluster", () => {
     expect(info).toContain("cluster_state:ok");
   });
 
-  it("enforces one bucket across instances: 300 concurrent requests, exactly 50 allowed, by all 3", async () => {
+  it("enforces one bucket across instances: 300 concurrent requests, exactly 50 allowed, all 3 deciding", async () => {
     const burst = await sharedBucketBurst(url, "cluster-bucket");
     expect(burst).toEqual({ allowed: 50, denied: 250, servedBy: new Set(["edge-1", "edge-2", "edge-3"]) });
   });

@@ -4,7 +4,7 @@ import type { Metrics } from "../../metrics";
 import type { StoreFailure, StoreOutcome, WaitLimits } from "../store-call";
 import type { StoreHealth } from "../store-health";
 import type { RedisLike } from "../types";
-import { type Mark, StallClock } from "./stall";
+import { type Alarm, type Mark, StallClock } from "./stall";
 import { type Ask, type Flight, fail, mergeTakes, runTakes, settle } from "./takes";
 
 export type { Ask } from "./takes";
@@ -13,7 +13,7 @@ export type { Ask } from "./takes";
 export const DISPATCH_DEFAULTS = { maxInFlight: 2, maxTakesPerCall: 128 } as const;
 
 /** How often the request that sent a call looks at the clock while it is in flight: the isolate's stalls show. */
-const TICK_MS = 20;
+const TICK_MS = 5;
 /** However the isolate stalls, a decision waits at most this many times its `maxWaitMs`: it never hangs. */
 const CEILING_FACTOR = 3;
 
@@ -79,9 +79,10 @@ export class StoreDispatcher {
   ): Promise<StoreOutcome<BucketResult>> {
     let ask: Ask = { ...input, queued: this.#stall.mark(Date.now()) };
     this.#queue.add(ask);
+    this.#stall.arrived();
     let retried = false;
     let mine: Flight | undefined;
-    let dueMs = Number.POSITIVE_INFINITY;
+    let alarm: Alarm | undefined;
     for (;;) {
       if (ask.outcome) return this.#finish(ask);
       if (ask.carrier?.done) {
@@ -93,7 +94,7 @@ export class StoreDispatcher {
         continue;
       }
       const now = Date.now();
-      if (now >= dueMs) this.#stall.observe(dueMs, now);
+      if (alarm && now >= alarm.dueMs) this.#stall.observe(alarm, now);
       const stop = this.#deadline(ask, limits, now);
       if (stop) return this.#finish(ask, stop);
       if (!ask.carrier) mine = this.#launchIfFree(ask, waitUntil) ?? mine;
@@ -105,7 +106,7 @@ export class StoreDispatcher {
         this.#nextCheckMs(ask, limits, now),
         mine && !mine.done ? TICK_MS : Number.POSITIVE_INFINITY,
       );
-      dueMs = now + waitMs;
+      alarm = this.#stall.alarm(now + waitMs);
       await wake(target?.promise, waitMs);
     }
   }
