@@ -1,6 +1,6 @@
 /** @module Test helper: the package as `npm pack` makes it, installed into a fresh app outside the repo, and the README's example. */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -75,7 +75,7 @@ export function createFreshApp(peers: string[]): FreshApp {
   const dir = mkdtempSync(join(tmpdir(), "erl-fresh-app-"));
   const packed = packRepo(dir);
   const app = join(dir, "app");
-  execFileSync("mkdir", [app]);
+  mkdirSync(app);
   writeFileSync(join(app, "package.json"), '{ "name": "fresh-app", "private": true, "type": "module" }\n');
   npm(app, [
     "install",
