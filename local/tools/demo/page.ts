@@ -56,7 +56,7 @@ const client = createBackoffFetch({
   fetch: observedFetch(() => activeClientRun),
   onThrottle: function logThrottle(e: ThrottleEvent) {
     const wait = e.waitMs === null ? "until the first answer" : `${e.waitMs} ms`;
-    const what = { "first-contact": "first contact, holding", paced: "pacing", "retry-after": "Retry-After" }[
+    const what = { "first-contact": "first contact, holding", paced: "pacing", flow: "flow control", "retry-after": "Retry-After" }[
       e.reason
     ];
     events.unshift(`${what}${e.policy ? ` (${e.policy})` : ""}: ${wait} · ${new URL(e.url).pathname}`);
