@@ -13,6 +13,10 @@ export const BACKOFF_MAX_MS = 16_000;
  * round trip past the threshold (additive increase). Growth is clocked by answers, so held requests leave a
  * few at a time as earlier ones come back, never as a crowd.
  *
+ * It also learns a budget: the 2xx answers between the end of one hold and the next throttle are what the
+ * server granted in that stretch (a fixed window's quota, typically). Past that many sends in a stretch,
+ * requests go one at a time, so the next throttle costs one 429 instead of a window's worth.
+ *
  * @example
  * const flow = new FlowControl();
  * flow.allows(0); // true: the probe
@@ -31,15 +35,27 @@ export class FlowControl {
   private cutAt = Number.NEGATIVE_INFINITY;
   /** Some answer was throttled: the origin is limited, whatever its headers say. */
   throttled = false;
+  /** Sends and 2xx answers since the last cut: one stretch between holds. */
+  private sentInStretch = 0;
+  private okInStretch = 0;
+  /** 2xx answers the last complete stretch got, `null` before the first throttle. */
+  budget: number | null = null;
 
   /** May one more request go while `inflight` are out? */
   allows(inflight: number): boolean {
+    if (this.budget !== null && this.sentInStretch >= this.budget) return inflight === 0;
     return inflight < Math.max(1, Math.floor(this.window));
+  }
+
+  /** A request left. */
+  onSend(): void {
+    this.sentInStretch++;
   }
 
   /** A 2xx (or any answer that was not throttled): grow the window, end the backoff streak. */
   onSuccess(): void {
     this.streak = 0;
+    this.okInStretch++;
     this.window += this.window < this.threshold ? 1 : 1 / this.window;
   }
 
@@ -51,6 +67,10 @@ export class FlowControl {
   onThrottle(sentAt: number, now: number, retryAfterMs: number | null): number {
     this.throttled = true;
     if (sentAt >= this.cutAt) {
+      // A stretch without a single 2xx (a probe into a window still closed) teaches nothing about the quota.
+      if (this.okInStretch > 0) this.budget = this.okInStretch;
+      this.okInStretch = 0;
+      this.sentInStretch = 0;
       this.threshold = Math.max(1, Math.floor(this.window / 2));
       this.window = 1;
       this.cutAt = now;

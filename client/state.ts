@@ -39,6 +39,8 @@ export class Bucket {
   capacity: number | null = null;
   /** When the quota comes back (`t`), for a bucket without a known rate. */
   resetAt: number | null = null;
+  /** When the quota last came back here: answers to requests sent before then describe an older window. */
+  windowSince = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly key: string,
@@ -61,6 +63,7 @@ export class Bucket {
       // A fixed window ended: the quota is back if we know it; otherwise allow one request to learn the new state.
       this.tokens = Math.max(this.tokens, this.capacity === null ? 1 : cap);
       this.resetAt = null;
+      this.windowSince = now;
     }
   }
 
@@ -73,7 +76,7 @@ export class Bucket {
       return Math.ceil((need - this.tokens) / this.ratePerMs);
     }
     if (this.tokens >= cost) return 0;
-    return this.resetAt === null ? Number.POSITIVE_INFINITY : Math.max(1, this.resetAt - now + SAFETY_MS);
+    return this.resetAt === null ? Number.POSITIVE_INFINITY : Math.max(1, Math.ceil(this.resetAt - now + SAFETY_MS));
   }
 
   /** `refill` when paced at a continuous rate, otherwise `window`. */
@@ -126,6 +129,7 @@ export class ScopeState {
       bucket.refill(now, this.inflight);
       bucket.tokens -= cost;
     }
+    if (this.buckets.size === 0) this.flow.onSend();
     const ticket: Ticket = { scope: this.key, completedAtSend: this.completed, sentAt: now, probe };
     this.sent++;
     this.inflight++;
@@ -180,7 +184,7 @@ export class ScopeState {
     if (info.dialect !== null) this.dialect = info.dialect;
     const throttled = status === 429 || status === 503;
     const overlap = this.sent - 1 - ticket.completedAtSend;
-    for (const limit of info.limits) this.foldLimit(limit, overlap, throttled, now - ticket.sentAt, now);
+    for (const limit of info.limits) this.foldLimit(limit, overlap, throttled, ticket.sentAt, now);
     // The problem body names the limits that said no. One the headers just described is already exact
     // (a cost above capacity leaves tokens that smaller requests may use); one they left out is empty.
     const described = new Set(info.limits.map((l) => l.name.toLowerCase()));
@@ -199,7 +203,7 @@ export class ScopeState {
     }
   }
 
-  private foldLimit(limit: LimitState, overlap: number, throttled: boolean, roundTrip: number, now: number): void {
+  private foldLimit(limit: LimitState, overlap: number, throttled: boolean, sentAt: number, now: number): void {
     const estimate = limit.remaining - overlap;
     let bucket = this.buckets.get(limit.key);
     if (!bucket) {
@@ -213,8 +217,16 @@ export class ScopeState {
     // quota back at `t`, and pacing at q/w against a fixed window draws a 429 in every window.
     const continuous = limit.refill === "continuous" && limit.quota && limit.windowMs;
     bucket.ratePerMs = continuous ? (limit.quota as number) / (limit.windowMs as number) : 0;
-    bucket.resetAt = now + (limit.resetMs ?? UNKNOWN_RESET_MS);
-    syncTokens(bucket, estimate, overlap === 0, throttled, roundTrip * bucket.ratePerMs);
+    // Every answer's now + t is no earlier than the reset it describes (t is rounded up, and was decided
+    // before now): within one window the earliest is the best bound. An answer to a request sent before the
+    // quota last came back describes the window before, and says nothing about this one.
+    const resetAt = now + (limit.resetMs ?? UNKNOWN_RESET_MS);
+    if (bucket.resetAt === null || bucket.resetAt <= now) {
+      if (sentAt >= bucket.windowSince) bucket.resetAt = resetAt;
+    } else if (sentAt >= bucket.windowSince) {
+      bucket.resetAt = Math.min(bucket.resetAt, resetAt);
+    }
+    syncTokens(bucket, estimate, overlap === 0, throttled, (now - sentAt) * bucket.ratePerMs);
   }
 }
 

@@ -91,17 +91,20 @@ async function burst(send: typeof fetch, url: (i: number) => string): Promise<{ 
   return { statuses, ms: performance.now() - started };
 }
 
+/** The 429s a plain `fetch` burst on a fresh quota drew, by the server's count. */
+export async function measurePlain(target: Target): Promise<number> {
+  await burst(fetch, (i) => target.urlFor("plain", i));
+  return target.throttled("plain");
+}
+
 /**
- * Plain `fetch` on a fresh quota, then a fresh default client on another fresh quota; the 429s are the
- * server's own counts. Our stack keeps the two bursts apart by route (`plain` / `client`), the catalogue
- * servers by path.
+ * A fresh client at its defaults on a fresh quota (our stack keeps the plain and client bursts apart by
+ * route, the catalogue servers by path), with `plain429` from {@link measurePlain}.
  *
  * @example
- * const row = await measure(await ecosystemTarget(ECOSYSTEM[0]), createBackoffFetch);
+ * const row = await measureClient(target, createBackoffFetch, await measurePlain(target));
  */
-export async function measure(target: Target, create: CreateBackoffFetch): Promise<Row> {
-  await burst(fetch, (i) => target.urlFor("plain", i));
-  const plain429 = await target.throttled("plain");
+export async function measureClient(target: Target, create: CreateBackoffFetch, plain429: number): Promise<Row> {
   const events: ThrottleEvent[] = [];
   const client = create({ onThrottle: (e) => events.push(e) });
   const { statuses, ms } = await burst(client, (i) => target.urlFor("client", i));
@@ -116,6 +119,16 @@ export async function measure(target: Target, create: CreateBackoffFetch): Promi
     ms,
     events,
   };
+}
+
+/**
+ * Plain `fetch`, then the client, each on a fresh quota; the 429s are the server's own counts.
+ *
+ * @example
+ * const row = await measure(await ecosystemTarget(ECOSYSTEM[0]), createBackoffFetch);
+ */
+export async function measure(target: Target, create: CreateBackoffFetch): Promise<Row> {
+  return measureClient(target, create, await measurePlain(target));
 }
 
 /** The issue's table, one markdown row per server. */
