@@ -74,7 +74,9 @@ function unnamedPolicies(...values: (string | null)[]): UnnamedPolicy[] {
     parseList(value).flatMap((item) => {
       const quota = integerOf(item);
       const w = positiveParam(item, "w");
-      return quota === null || w === null ? [] : [{ quota, windowSeconds: w, refill: refillClaim(item.params) }];
+      return quota === null || w === null
+        ? []
+        : [{ quota, windowSeconds: w, refill: refillClaim(item.params) }];
     }),
   );
 }
@@ -87,7 +89,11 @@ function policyFor(quota: number | null, policies: UnnamedPolicy[]): UnnamedPoli
 function matchPolicy(policies: PolicyItem[], name: string, pk: string | null): PolicyItem | undefined {
   const named = policies.filter((p) => p.name.toLowerCase() === name.toLowerCase());
   // A partition key on both sides must agree; one on the policy alone (express-rate-limit) doesn't stop a match.
-  return (pk === null ? undefined : named.find((p) => p.partitionKey === pk)) ?? named.find((p) => p.partitionKey === null) ?? named[0];
+  return (
+    (pk === null ? undefined : named.find((p) => p.partitionKey === pk)) ??
+    named.find((p) => p.partitionKey === null) ??
+    named[0]
+  );
 }
 
 /** Drafts -08…-11: `RateLimit` items joined to `RateLimit-Policy` items by name. */

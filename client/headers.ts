@@ -218,7 +218,8 @@ export function parseXRateLimit(headers: HeaderSource, nowMs: number = Date.now(
   };
   const limit = int("X-RateLimit-Limit");
   const used = int("X-RateLimit-Used");
-  const remaining = int("X-RateLimit-Remaining") ?? (limit !== null && used !== null ? Math.max(0, limit - used) : null);
+  const remaining =
+    int("X-RateLimit-Remaining") ?? (limit !== null && used !== null ? Math.max(0, limit - used) : null);
   if (remaining === null) return null;
   const resource = headers.get("X-RateLimit-Resource")?.trim() || null;
   return { limit, remaining, resetMs: parseReset(headers.get("X-RateLimit-Reset"), nowMs), used, resource };

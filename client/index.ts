@@ -8,7 +8,13 @@ export { DIALECT_PRECEDENCE, readRateLimitInfo } from "./dialects";
 export type { RefillClaim } from "./extension";
 export { refillClaim } from "./extension";
 export type { HeaderSource, LimitItem, PolicyItem, XRateLimit } from "./headers";
-export { parseRateLimit, parseRateLimitPolicy, parseReset, parseRetryAfter, parseXRateLimit } from "./headers";
+export {
+  parseRateLimit,
+  parseRateLimitPolicy,
+  parseReset,
+  parseRetryAfter,
+  parseXRateLimit,
+} from "./headers";
 export type { ThrottleEvent, ThrottleReason } from "./pacer";
 export { readViolatedPolicies } from "./problem";
 export type { Pacing } from "./state";
@@ -114,7 +120,8 @@ export function createBackoffFetch(options: BackoffFetchOptions = {}): typeof fe
       const now = pacer.now();
       // The pacer holds the scope (Retry-After, the flow's backoff, limits until their reset) and will let
       // the retry go; a 429 that set none of these still waits, doubling per attempt.
-      const retryAt = (readyAt > now ? readyAt : now + FALLBACK_RETRY_MS * 2 ** attempt) + sleepJitter(jitter);
+      const retryAt =
+        (readyAt > now ? readyAt : now + FALLBACK_RETRY_MS * 2 ** attempt) + sleepJitter(jitter);
       if (retryAt > deadline || now >= deadline) return response;
       notBefore = retryAt;
       // The 429's body is not the caller's: release the connection before waiting.

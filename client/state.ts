@@ -76,7 +76,9 @@ export class Bucket {
       return Math.ceil((need - this.tokens) / this.ratePerMs);
     }
     if (this.tokens >= cost) return 0;
-    return this.resetAt === null ? Number.POSITIVE_INFINITY : Math.max(1, Math.ceil(this.resetAt - now + SAFETY_MS));
+    return this.resetAt === null
+      ? Number.POSITIVE_INFINITY
+      : Math.max(1, Math.ceil(this.resetAt - now + SAFETY_MS));
   }
 
   /** `refill` when paced at a continuous rate, otherwise `window`. */
@@ -203,7 +205,13 @@ export class ScopeState {
     }
   }
 
-  private foldLimit(limit: LimitState, overlap: number, throttled: boolean, sentAt: number, now: number): void {
+  private foldLimit(
+    limit: LimitState,
+    overlap: number,
+    throttled: boolean,
+    sentAt: number,
+    now: number,
+  ): void {
     const estimate = limit.remaining - overlap;
     let bucket = this.buckets.get(limit.key);
     if (!bucket) {

@@ -106,7 +106,11 @@ describe("first contact", () => {
     // The probe alone, then one more in flight per 2xx: 1, 2, 4 — never all six held ones at once.
     expect(server.maxInflight()).toBe(4);
     expect(events.filter((e) => e.reason === "flow").length).toBeGreaterThan(0);
-    expect(events.find((e) => e.reason === "flow")).toMatchObject({ dialect: null, pacing: "flow", waitMs: null });
+    expect(events.find((e) => e.reason === "flow")).toMatchObject({
+      dialect: null,
+      pacing: "flow",
+      waitMs: null,
+    });
   });
 });
 

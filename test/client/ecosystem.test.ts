@@ -47,6 +47,7 @@ const readable: { kind: EcosystemKind | "ours"; dialect: string; pacing: string 
   { kind: "express-draft-7", dialect: "draft-07", pacing: "window" },
   { kind: "hono-rate-limiter", dialect: "draft-06", pacing: "window" },
   { kind: "express-draft-8", dialect: "draft-11", pacing: "window" },
+  { kind: "draft-11-pk", dialect: "draft-11", pacing: "window" },
   { kind: "express-legacy", dialect: "x-ratelimit", pacing: "window" },
   { kind: "github", dialect: "github", pacing: "window" },
   { kind: "ours", dialect: "draft-11", pacing: "refill" },
@@ -83,7 +84,9 @@ describe("servers that send no rate-limit headers", () => {
       expect(r.events.some((e) => e.reason === "flow" && e.pacing === "flow")).toBe(true);
       const held = r.events.filter((e) => e.reason === "retry-after");
       expect(held.length).toBeGreaterThan(0);
-      expect(held.every((e) => e.dialect === (kind === "retry-after-only" ? "retry-after" : null))).toBe(true);
+      expect(held.every((e) => e.dialect === (kind === "retry-after-only" ? "retry-after" : null))).toBe(
+        true,
+      );
     });
   }
 });

@@ -47,7 +47,13 @@ describe("X-RateLimit-*", () => {
       "X-RateLimit-Remaining": "3",
       "X-RateLimit-Reset": String(NOW / 1000 + 7),
     });
-    expect(parseXRateLimit(headers, NOW)).toEqual({ limit: 10, remaining: 3, resetMs: 7000, used: null, resource: null });
+    expect(parseXRateLimit(headers, NOW)).toEqual({
+      limit: 10,
+      remaining: 3,
+      resetMs: 7000,
+      used: null,
+      resource: null,
+    });
   });
 
   it("reads a small reset as delay-seconds, fractions included", () => {
@@ -84,7 +90,13 @@ describe("X-RateLimit-*", () => {
       "X-RateLimit-Remaining": "2",
       "X-RateLimit-Reset": "-4",
     });
-    expect(parseXRateLimit(headers, NOW)).toEqual({ limit: null, remaining: 2, resetMs: null, used: null, resource: null });
+    expect(parseXRateLimit(headers, NOW)).toEqual({
+      limit: null,
+      remaining: 2,
+      resetMs: null,
+      used: null,
+      resource: null,
+    });
   });
 });
 

@@ -24,7 +24,13 @@ describe("RateLimit-Policy", () => {
 
   it("keeps a policy without a window, and drops a bad window to null", () => {
     expect(parseRateLimitPolicy('"a";q=5, "b";q=5;w=0, "c";q=5;w=-3, "d";q=5;w=1.5, "e";q=5;w="2"')).toEqual(
-      ["a", "b", "c", "d", "e"].map((name) => ({ name, quota: 5, windowSeconds: null, partitionKey: null, refill: null })),
+      ["a", "b", "c", "d", "e"].map((name) => ({
+        name,
+        quota: 5,
+        windowSeconds: null,
+        partitionKey: null,
+        refill: null,
+      })),
     );
   });
 

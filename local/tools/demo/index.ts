@@ -79,7 +79,11 @@ export async function startDemoServer(options: {
     bundlePage(),
     options.dialects === false ? [] : startDialectServers(),
   ]);
-  const dialects: DemoDialect[] = servers.map((s) => ({ id: s.entry.kind, label: s.entry.label, url: s.url }));
+  const dialects: DemoDialect[] = servers.map((s) => ({
+    id: s.entry.kind,
+    label: s.entry.label,
+    url: s.url,
+  }));
   const html = template.replace(
     CONFIG_PLACEHOLDER,
     scriptJson({ apiUrl: options.apiUrl.replace(/\/+$/, ""), dialects }),

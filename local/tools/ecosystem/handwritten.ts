@@ -1,4 +1,4 @@
-/** @module Servers no package builds: GitHub-style `x-ratelimit-*`, and servers that say nothing but 429 (with or without Retry-After). */
+/** @module Servers no package builds: draft -11 fixed windows with `pk` on both fields, GitHub-style `x-ratelimit-*`, and servers that say nothing but 429 (with or without Retry-After). */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { limitKey } from "./serve";
 
@@ -42,7 +42,10 @@ function answer(res: ServerResponse, allowed: boolean, headers: Record<string, s
  * @example
  * const server = await serve(githubStyle(10, 2000));
  */
-export function githubStyle(limit: number, windowMs: number): (req: IncomingMessage, res: ServerResponse) => void {
+export function githubStyle(
+  limit: number,
+  windowMs: number,
+): (req: IncomingMessage, res: ServerResponse) => void {
   const windows = new FixedWindows(limit, windowMs, (now) => Math.floor(now / 1000) * 1000);
   return function github(req, res) {
     const hit = windows.hit(limitKey(req.url ?? "/"), Date.now());
@@ -52,6 +55,34 @@ export function githubStyle(limit: number, windowMs: number): (req: IncomingMess
       "x-ratelimit-used": String(hit.used),
       "x-ratelimit-resource": "core",
       "x-ratelimit-reset": String(Math.ceil(hit.resetAt / 1000)),
+    });
+  };
+}
+
+/**
+ * Draft -11 headers from a fixed window, with the partition key on both fields so the `RateLimit` item
+ * matches its `RateLimit-Policy` (`"w2";q=10;w=2;pk=:…:` / `"w2";r=9;t=2;pk=:…:`): the case where pacing at
+ * q/w, as if the window were a token bucket, draws a 429 in every window. 429s carry `Retry-After`.
+ *
+ * @example
+ * const server = await serve(draft11FixedWindow(10, 2000));
+ */
+export function draft11FixedWindow(
+  limit: number,
+  windowMs: number,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const windows = new FixedWindows(limit, windowMs);
+  const name = `"${limit}-per-${windowMs / 1000}s"`;
+  return function draft11(req, res) {
+    const now = Date.now();
+    const key = limitKey(req.url ?? "/");
+    const hit = windows.hit(key, now);
+    const pk = `:${Buffer.from(key).toString("base64")}:`;
+    const t = Math.ceil((hit.resetAt - now) / 1000);
+    answer(res, hit.allowed, {
+      "RateLimit-Policy": `${name};q=${limit};w=${Math.ceil(windowMs / 1000)};pk=${pk}`,
+      RateLimit: `${name};r=${hit.remaining};t=${t};pk=${pk}`,
+      ...(hit.allowed ? {} : { "Retry-After": String(t) }),
     });
   };
 }

@@ -1,6 +1,6 @@
 /** @module Rate-limited servers as the ecosystem builds them, each on its own port: the client's suites, the table script and the demo's dialect selector use them. */
 import type { Dialect } from "../../../client/dialects";
-import { githubStyle, statusOnly } from "./handwritten";
+import { draft11FixedWindow, githubStyle, statusOnly } from "./handwritten";
 import { expressRateLimit, honoRateLimiter } from "./middleware";
 import { type RunningServer, serve } from "./serve";
 
@@ -12,6 +12,7 @@ export type EcosystemKind =
   | "express-draft-7"
   | "express-draft-8"
   | "express-legacy"
+  | "draft-11-pk"
   | "hono-rate-limiter"
   | "github"
   | "retry-after-only"
@@ -34,14 +35,69 @@ export interface EcosystemEntry {
 }
 
 export const ECOSYSTEM: readonly EcosystemEntry[] = [
-  { kind: "express-draft-6", label: 'express-rate-limit 8, `standardHeaders: "draft-6"`', dialect: "draft-06", readable: true, resetRoundingMs: 0 },
-  { kind: "express-draft-7", label: 'express-rate-limit 8, `standardHeaders: "draft-7"`', dialect: "draft-07", readable: true, resetRoundingMs: 0 },
-  { kind: "hono-rate-limiter", label: "hono-rate-limiter 0.5, its default headers", dialect: "draft-06", readable: true, resetRoundingMs: 0 },
-  { kind: "express-draft-8", label: 'express-rate-limit 8, `standardHeaders: "draft-8"`', dialect: "draft-11", readable: true, resetRoundingMs: 0 },
-  { kind: "express-legacy", label: "express-rate-limit 8, `X-RateLimit-*` only", dialect: "x-ratelimit", readable: true, resetRoundingMs: 1000 },
-  { kind: "github", label: "GitHub-style `x-ratelimit-*` (epoch-seconds reset)", dialect: "github", readable: true, resetRoundingMs: 0 },
-  { kind: "retry-after-only", label: "no rate-limit headers, 429 with `Retry-After`", dialect: "retry-after", readable: false, resetRoundingMs: 0 },
-  { kind: "status-only", label: "no rate-limit headers, bare 429", dialect: null, readable: false, resetRoundingMs: 0 },
+  {
+    kind: "express-draft-6",
+    label: 'express-rate-limit 8, `standardHeaders: "draft-6"`',
+    dialect: "draft-06",
+    readable: true,
+    resetRoundingMs: 0,
+  },
+  {
+    kind: "express-draft-7",
+    label: 'express-rate-limit 8, `standardHeaders: "draft-7"`',
+    dialect: "draft-07",
+    readable: true,
+    resetRoundingMs: 0,
+  },
+  {
+    kind: "hono-rate-limiter",
+    label: "hono-rate-limiter 0.5, its default headers",
+    dialect: "draft-06",
+    readable: true,
+    resetRoundingMs: 0,
+  },
+  {
+    kind: "express-draft-8",
+    label: 'express-rate-limit 8, `standardHeaders: "draft-8"`',
+    dialect: "draft-11",
+    readable: true,
+    resetRoundingMs: 0,
+  },
+  {
+    kind: "draft-11-pk",
+    label: "draft -11 fixed window, `pk` on both fields (items match)",
+    dialect: "draft-11",
+    readable: true,
+    resetRoundingMs: 0,
+  },
+  {
+    kind: "express-legacy",
+    label: "express-rate-limit 8, `X-RateLimit-*` only",
+    dialect: "x-ratelimit",
+    readable: true,
+    resetRoundingMs: 1000,
+  },
+  {
+    kind: "github",
+    label: "GitHub-style `x-ratelimit-*` (epoch-seconds reset)",
+    dialect: "github",
+    readable: true,
+    resetRoundingMs: 0,
+  },
+  {
+    kind: "retry-after-only",
+    label: "no rate-limit headers, 429 with `Retry-After`",
+    dialect: "retry-after",
+    readable: false,
+    resetRoundingMs: 0,
+  },
+  {
+    kind: "status-only",
+    label: "no rate-limit headers, bare 429",
+    dialect: null,
+    readable: false,
+    resetRoundingMs: 0,
+  },
 ];
 
 /** A started catalogue server. */
@@ -76,6 +132,8 @@ export async function startEcosystemServer(
           ? await honoRateLimiter(limit, windowMs)
           : kind === "github"
             ? githubStyle(limit, windowMs)
-            : statusOnly(limit, windowMs, { retryAfter: kind === "retry-after-only" });
+            : kind === "draft-11-pk"
+              ? draft11FixedWindow(limit, windowMs)
+              : statusOnly(limit, windowMs, { retryAfter: kind === "retry-after-only" });
   return { ...(await serve(handler, options.port)), entry };
 }

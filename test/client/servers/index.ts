@@ -79,7 +79,10 @@ export async function ourTarget(): Promise<Target> {
 /** Every catalogue entry, then our own stack last. */
 export const TARGET_ENTRIES = ECOSYSTEM;
 
-async function burst(send: typeof fetch, url: (i: number) => string): Promise<{ statuses: number[]; ms: number }> {
+async function burst(
+  send: typeof fetch,
+  url: (i: number) => string,
+): Promise<{ statuses: number[]; ms: number }> {
   const started = performance.now();
   const statuses = await Promise.all(
     Array.from({ length: BURST }, async (_, i) => {
@@ -104,7 +107,11 @@ export async function measurePlain(target: Target): Promise<number> {
  * @example
  * const row = await measureClient(target, createBackoffFetch, await measurePlain(target));
  */
-export async function measureClient(target: Target, create: CreateBackoffFetch, plain429: number): Promise<Row> {
+export async function measureClient(
+  target: Target,
+  create: CreateBackoffFetch,
+  plain429: number,
+): Promise<Row> {
   const events: ThrottleEvent[] = [];
   const client = create({ onThrottle: (e) => events.push(e) });
   const { statuses, ms } = await burst(client, (i) => target.urlFor("client", i));

@@ -2,7 +2,15 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { type CreateBackoffFetch, ecosystemTarget, markdownTable, measure, ourTarget, type Row, TARGET_ENTRIES } from "./index";
+import {
+  type CreateBackoffFetch,
+  ecosystemTarget,
+  markdownTable,
+  measure,
+  ourTarget,
+  type Row,
+  TARGET_ENTRIES,
+} from "./index";
 
 const HELP = `Usage: npx tsx test/client/servers/table.ts [--client client/index.ts] [--only express-draft-6,ours]
 
