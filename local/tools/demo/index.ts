@@ -12,6 +12,8 @@ export interface DemoServer {
   port: number;
   /** The dialect servers the page's selector offers besides the API. */
   dialects: DemoDialect[];
+  /** 429s (and 503s) a dialect server sent for a key (`/demo-api/client`), by its own count. */
+  throttled(id: string, key: string): number;
   stop(): Promise<void>;
 }
 
@@ -121,6 +123,7 @@ export async function startDemoServer(options: {
     url: `http://${host}:${port}`,
     port,
     dialects,
+    throttled: (id, key) => servers.find((s) => s.entry.kind === id)?.counts(key).throttled ?? 0,
     async stop() {
       server.closeAllConnections();
       await Promise.all([new Promise<void>((resolve) => server.close(() => resolve())), stopDialects()]);
