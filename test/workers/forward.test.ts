@@ -117,7 +117,9 @@ describe("limited requests forwarded upstream", () => {
     const key = { "x-api-key": "multi-1" };
     const first = await getAs(`${stack.url}/multi/x`, "198.51.100.3", key);
     expect(first.status).toBe(201);
-    expect(first.headers.get("RateLimit-Policy")).toBe('"second";q=4;w=2;erl-refill=continuous, "hour";q=3;w=3600;erl-refill=continuous');
+    expect(first.headers.get("RateLimit-Policy")).toBe(
+      '"second";q=4;w=2;erl-refill=continuous, "hour";q=3;w=3600;erl-refill=continuous',
+    );
     expect(first.headers.get("RateLimit")).toBe('"second";r=3;t=1, "hour";r=2;t=1200');
     // The binding limit is the one with the fewest tokens left.
     expect(first.headers.get("X-RateLimit-Limit")).toBe("3");

@@ -279,7 +279,8 @@ function selectDialect(id: string): void {
 }
 
 const selector = $<HTMLSelectElement>("dialect");
-for (const d of DIALECTS) selector.add(new Option(d.label.replaceAll("`", ""), d.id, false, d.id === current.id));
+for (const d of DIALECTS)
+  selector.add(new Option(d.label.replaceAll("`", ""), d.id, false, d.id === current.id));
 selector.addEventListener("change", () => selectDialect(selector.value));
 $("api").textContent = current.url;
 $("burst").textContent = String(BURST);
