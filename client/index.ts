@@ -122,7 +122,7 @@ export function createBackoffFetch(options: BackoffFetchOptions = {}): typeof fe
       // the retry go; a 429 that set none of these still waits, doubling per attempt.
       const retryAt =
         (readyAt > now ? readyAt : now + FALLBACK_RETRY_MS * 2 ** attempt) + sleepJitter(jitter);
-      if (retryAt > deadline || now >= deadline) return response;
+      if (!Number.isFinite(retryAt) || retryAt > deadline || now >= deadline) return response;
       notBefore = retryAt;
       // The 429's body is not the caller's: release the connection before waiting.
       await response.body?.cancel().catch(() => {});

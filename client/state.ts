@@ -41,6 +41,8 @@ export class Bucket {
   resetAt: number | null = null;
   /** When the quota last came back here: answers to requests sent before then describe an older window. */
   windowSince = Number.NEGATIVE_INFINITY;
+  /** `resetAt` is a guess from a stale answer: the next fresh answer replaces it instead of bounding it. */
+  resetGuessed = false;
 
   constructor(
     readonly key: string,
@@ -229,10 +231,16 @@ export class ScopeState {
     // before now): within one window the earliest is the best bound. An answer to a request sent before the
     // quota last came back describes the window before, and says nothing about this one.
     const resetAt = now + (limit.resetMs ?? UNKNOWN_RESET_MS);
-    if (bucket.resetAt === null || bucket.resetAt <= now) {
-      if (sentAt >= bucket.windowSince) bucket.resetAt = resetAt;
-    } else if (sentAt >= bucket.windowSince) {
-      bucket.resetAt = Math.min(bucket.resetAt, resetAt);
+    const fresh = sentAt >= bucket.windowSince;
+    if (fresh && (bucket.resetAt === null || bucket.resetAt <= now || bucket.resetGuessed)) {
+      bucket.resetAt = resetAt;
+      bucket.resetGuessed = false;
+    } else if (fresh) {
+      bucket.resetAt = Math.min(bucket.resetAt as number, resetAt);
+    } else if (bucket.resetAt === null) {
+      // A stale answer beats no reset at all, but only as "ask again in a second", until a fresh one says.
+      bucket.resetAt = Math.max(resetAt, now + UNKNOWN_RESET_MS);
+      bucket.resetGuessed = true;
     }
     syncTokens(bucket, estimate, overlap === 0, throttled, (now - sentAt) * bucket.ratePerMs);
   }
