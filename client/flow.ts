@@ -33,8 +33,6 @@ export class FlowControl {
   private streak = 0;
   /** When the window was last cut: later throttles of requests sent before then are the same event. */
   private cutAt = Number.NEGATIVE_INFINITY;
-  /** Some answer was throttled: the origin is limited, whatever its headers say. */
-  throttled = false;
   /** Sends and 2xx answers since the last cut: one stretch between holds. */
   private sentInStretch = 0;
   private okInStretch = 0;
@@ -65,7 +63,6 @@ export class FlowControl {
    * the window per round trip: answers to requests sent before the last cut don't shrink it again.
    */
   onThrottle(sentAt: number, now: number, retryAfterMs: number | null): number {
-    this.throttled = true;
     if (sentAt >= this.cutAt) {
       // A stretch without a single 2xx (a probe into a window still closed) teaches nothing about the quota.
       if (this.okInStretch > 0) this.budget = this.okInStretch;
