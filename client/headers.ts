@@ -1,4 +1,5 @@
-/** @module Reads rate-limit response headers (IETF RateLimit drafts, X-RateLimit-*, Retry-After) into plain values. */
+/** @module Parsers for single rate-limit fields (IETF RateLimit drafts -08…-11, X-RateLimit-*, Retry-After) into plain values. */
+import { type RefillClaim, refillClaim } from "./extension";
 import { type BareItem, type ListItem, parseList } from "./structured-fields";
 
 /** An item of `RateLimit-Policy`: the quota `q` per window `w` (seconds). */
@@ -9,6 +10,8 @@ export interface PolicyItem {
   windowSeconds: number | null;
   /** The draft's `pk` (base64 text), `null` when absent. */
   partitionKey: string | null;
+  /** This project's `erl-refill` extension: `"continuous"` when the server says it refills as a token bucket. */
+  refill: RefillClaim;
 }
 
 /** An item of `RateLimit`: what is available now and for how long that holds. */
@@ -18,28 +21,6 @@ export interface LimitItem {
   /** Draft -10 `t` (a later draft's `w`): seconds until the quota is restored; `null` when absent. */
   resetSeconds: number | null;
   partitionKey: string | null;
-}
-
-/** One limit as the pacer sees it, whichever header family described it. */
-export interface LimitState {
-  /** Matching key: RateLimit policy names compare case-insensitively (later drafts say so). */
-  key: string;
-  name: string;
-  remaining: number;
-  /** Milliseconds until `remaining` no longer holds (window reset / bucket full); `null` when unknown. */
-  resetMs: number | null;
-  /** `q` of the matching `RateLimit-Policy` item, or `X-RateLimit-Limit`. */
-  quota: number | null;
-  /** `w` of the matching `RateLimit-Policy` item, in ms: with `quota` it gives the refill rate. */
-  windowMs: number | null;
-  source: "ratelimit" | "x-ratelimit";
-}
-
-/** Everything a response said about rate limits; empty `limits` and `null` retry when it said nothing usable. */
-export interface RateLimitInfo {
-  limits: LimitState[];
-  /** `Retry-After` as a delay in ms from when the headers were read. */
-  retryAfterMs: number | null;
 }
 
 /** The part of `Headers` the parsers use, so plain objects from other HTTP stacks work too. */
@@ -56,8 +37,10 @@ const RFC_850 = new RegExp(
   `^(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, (\\d{2})-([A-Z][a-z]{2})-(\\d{2}) ${TIME} GMT$`,
 );
 const ASCTIME = new RegExp(`^${DAY} ([A-Z][a-z]{2}) ([ \\d]\\d) ${TIME} (\\d{4})$`);
-/** Below this an `X-RateLimit-Reset` is a delay in seconds, above it a Unix time (2001-09-09 onwards). */
-const EPOCH_THRESHOLD_SECONDS = 1_000_000_000;
+/** Below this a reset is a delay in seconds, from it on a Unix time in seconds (2001-09-09 onwards). */
+const EPOCH_SECONDS_FROM = 1_000_000_000;
+/** From this on a reset is a Unix time in milliseconds: as seconds it would be the year 33658. */
+const EPOCH_MILLISECONDS_FROM = 1_000_000_000_000;
 
 function itemName(item: ListItem): string | null {
   const v = item.value;
@@ -92,6 +75,7 @@ export function parseRateLimitPolicy(value: string | null | undefined): PolicyIt
       quota,
       windowSeconds: w !== null && w > 0 ? w : null,
       partitionKey: partitionKey(item),
+      refill: refillClaim(item.params),
     });
   }
   return out;
@@ -189,78 +173,54 @@ function httpDateFields(
 }
 
 /**
- * Parses the de-facto `X-RateLimit-Limit` / `-Remaining` / `-Reset` trio. `Reset` is read as a Unix time in
- * seconds when it is large enough to be one (GitHub, express-rate-limit, this project's edge), otherwise
- * as a delay in seconds (some APIs send that). Needs at least a valid `Remaining`.
+ * A reset value in ms from `nowMs`, told apart by magnitude: below 10^9 a delay in seconds (fractions allowed),
+ * below 10^12 a Unix time in seconds (GitHub, express-rate-limit, this project's edge), from 10^12 on a Unix
+ * time in milliseconds. A time in the past is 0; anything that is not a plain number is `null`.
+ *
+ * @example
+ * parseReset("30");            // 30000
+ * parseReset("1700000030", 1_700_000_000_000);    // 30000
+ * parseReset("1700000030000", 1_700_000_000_000); // 30000
+ */
+export function parseReset(value: string | null | undefined, nowMs: number = Date.now()): number | null {
+  const text = value?.trim() ?? "";
+  if (!/^\d{1,15}(\.\d{1,6})?$/.test(text)) return null;
+  const n = Number(text);
+  if (n >= EPOCH_MILLISECONDS_FROM) return Math.max(0, Math.round(n - nowMs));
+  if (n >= EPOCH_SECONDS_FROM) return Math.max(0, Math.round(n * 1000 - nowMs));
+  return Math.round(n * 1000);
+}
+
+/** `X-RateLimit-*` as read: GitHub's `-Used` and `-Resource` included when present. */
+export interface XRateLimit {
+  limit: number | null;
+  remaining: number;
+  resetMs: number | null;
+  /** GitHub's `x-ratelimit-used`, `null` when absent. */
+  used: number | null;
+  /** GitHub's `x-ratelimit-resource` (`core`, `search`…), `null` when absent. */
+  resource: string | null;
+}
+
+/**
+ * Parses the de-facto `X-RateLimit-Limit` / `-Remaining` / `-Reset` trio, and GitHub's `-Used` / `-Resource`.
+ * `Reset` is read by {@link parseReset}'s magnitude rule. Needs a valid `Remaining`, or `Limit` and `Used`
+ * (then remaining = limit − used).
  *
  * @example
  * parseXRateLimit(new Headers({ "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "30" }));
- * // { limit: null, remaining: 0, resetMs: 30000 }
+ * // { limit: null, remaining: 0, resetMs: 30000, used: null, resource: null }
  */
-export function parseXRateLimit(
-  headers: HeaderSource,
-  nowMs: number = Date.now(),
-): { limit: number | null; remaining: number; resetMs: number | null } | null {
+export function parseXRateLimit(headers: HeaderSource, nowMs: number = Date.now()): XRateLimit | null {
   const int = (name: string) => {
     const text = headers.get(name)?.trim();
     return text && DIGITS.test(text) ? Number(text) : null;
   };
-  const remaining = int("X-RateLimit-Remaining");
+  const limit = int("X-RateLimit-Limit");
+  const used = int("X-RateLimit-Used");
+  const remaining =
+    int("X-RateLimit-Remaining") ?? (limit !== null && used !== null ? Math.max(0, limit - used) : null);
   if (remaining === null) return null;
-  const resetText = headers.get("X-RateLimit-Reset")?.trim() ?? "";
-  let resetMs: number | null = null;
-  if (/^\d{1,15}(\.\d{1,6})?$/.test(resetText)) {
-    const n = Number(resetText);
-    resetMs = n >= EPOCH_THRESHOLD_SECONDS ? Math.max(0, Math.round(n * 1000 - nowMs)) : Math.round(n * 1000);
-  }
-  return { limit: int("X-RateLimit-Limit"), remaining, resetMs };
-}
-
-/**
- * Everything a response says about rate limits. `RateLimit` (joined with `RateLimit-Policy` by policy
- * name) wins; `X-RateLimit-*` is used only when no `RateLimit` item is usable, since a server sending both
- * describes the same limit twice.
- *
- * @example
- * const info = readRateLimitInfo(response.headers);
- * info.limits[0]; // { key: "burst", name: "burst", remaining: 3, resetMs: 1000, quota: 10, windowMs: 2000, source: "ratelimit" }
- */
-export function readRateLimitInfo(headers: HeaderSource, nowMs: number = Date.now()): RateLimitInfo {
-  const retryAfterMs = parseRetryAfter(headers.get("Retry-After"), nowMs);
-  const policies = new Map<string, PolicyItem>();
-  for (const p of parseRateLimitPolicy(headers.get("RateLimit-Policy"))) {
-    policies.set(`${p.name.toLowerCase()}\u0000${p.partitionKey ?? ""}`, p);
-  }
-  const limits: LimitState[] = [];
-  const seen = new Set<string>();
-  for (const item of parseRateLimit(headers.get("RateLimit"))) {
-    const key = `${item.name.toLowerCase()}\u0000${item.partitionKey ?? ""}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    const policy = policies.get(key) ?? policies.get(`${item.name.toLowerCase()}\u0000`);
-    limits.push({
-      key,
-      name: item.name,
-      remaining: item.remaining,
-      resetMs: item.resetSeconds === null ? null : item.resetSeconds * 1000,
-      quota: policy?.quota ?? null,
-      windowMs: policy?.windowSeconds ? policy.windowSeconds * 1000 : null,
-      source: "ratelimit",
-    });
-  }
-  if (limits.length === 0) {
-    const x = parseXRateLimit(headers, nowMs);
-    if (x) {
-      limits.push({
-        key: "x-ratelimit\u0000",
-        name: "x-ratelimit",
-        remaining: x.remaining,
-        resetMs: x.resetMs,
-        quota: x.limit,
-        windowMs: null,
-        source: "x-ratelimit",
-      });
-    }
-  }
-  return { limits, retryAfterMs };
+  const resource = headers.get("X-RateLimit-Resource")?.trim() || null;
+  return { limit, remaining, resetMs: parseReset(headers.get("X-RateLimit-Reset"), nowMs), used, resource };
 }

@@ -1,24 +1,23 @@
 /** @module `edge-rate-limiter/client`: a drop-in `fetch` that paces itself from rate-limit headers instead of drawing 429s. */
-import { readRateLimitInfo } from "./headers";
+import { readRateLimitInfo } from "./dialects";
 import { type AcquireRequest, Pacer, type ThrottleEvent } from "./pacer";
 import { readViolatedPolicies } from "./problem";
 
-export type {
-  HeaderSource,
-  LimitItem,
-  LimitState,
-  PolicyItem,
-  RateLimitInfo,
-} from "./headers";
+export type { Dialect, LimitState, RateLimitInfo } from "./dialects";
+export { DIALECT_PRECEDENCE, readRateLimitInfo } from "./dialects";
+export type { RefillClaim } from "./extension";
+export { refillClaim } from "./extension";
+export type { HeaderSource, LimitItem, PolicyItem, XRateLimit } from "./headers";
 export {
   parseRateLimit,
   parseRateLimitPolicy,
+  parseReset,
   parseRetryAfter,
   parseXRateLimit,
-  readRateLimitInfo,
 } from "./headers";
 export type { ThrottleEvent, ThrottleReason } from "./pacer";
 export { readViolatedPolicies } from "./problem";
+export type { Pacing } from "./state";
 
 /** Options of {@link createBackoffFetch}; every one has a default. */
 export interface BackoffFetchOptions {
@@ -30,7 +29,10 @@ export interface BackoffFetchOptions {
    * caller always gets the server's own answer, never a made-up one.
    */
   maxWait?: number;
-  /** Retries after a 429, for methods in `retryMethods`. Default 2. */
+  /**
+   * Retries after a 429 (or a 503 with `Retry-After`), for methods in `retryMethods`. Default: as many as
+   * `maxWait` allows, so no call gets a 429 while its budget allows more waiting.
+   */
   retries?: number;
   /** Methods safe to send twice. Default GET, HEAD, OPTIONS, PUT, DELETE (idempotent per RFC 9110). */
   retryMethods?: readonly string[];
@@ -43,7 +45,7 @@ export interface BackoffFetchOptions {
 }
 
 const DEFAULT_RETRY_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"];
-/** Wait before retrying a 429 that says nothing about when to come back. */
+/** Wait before retrying a 429 that says nothing about when to come back, for a scope with readable limits. */
 const FALLBACK_RETRY_MS = 1000;
 
 function requestUrl(input: RequestInfo | URL): URL | null {
@@ -66,9 +68,10 @@ function sleepJitter(jitter: number): number {
 }
 
 /**
- * Creates a `fetch` that reads `RateLimit`/`RateLimit-Policy` (IETF draft -10 and later), `X-RateLimit-*`
- * and `Retry-After`, holds requests locally until the server has tokens for them, and retries idempotent
- * requests after a 429. Same signature and results as `fetch`; aborting `init.signal` also aborts waits.
+ * Creates a `fetch` that reads every rate-limit dialect in use (IETF drafts -03…-11, `X-RateLimit-*`,
+ * GitHub's, `Retry-After`; see `readRateLimitInfo`), holds requests locally until the server has tokens
+ * for them, falls back to slow start and AIMD when nothing is readable, and retries idempotent requests
+ * after a 429. Same signature and results as `fetch`; aborting `init.signal` also aborts waits.
  *
  * @example
  * import { createBackoffFetch } from "edge-rate-limiter/client";
@@ -77,7 +80,7 @@ function sleepJitter(jitter: number): number {
  */
 export function createBackoffFetch(options: BackoffFetchOptions = {}): typeof fetch {
   const maxWait = Math.max(0, options.maxWait ?? 30_000);
-  const retries = Math.max(0, Math.floor(options.retries ?? 2));
+  const retries = Math.max(0, Math.floor(options.retries ?? Number.POSITIVE_INFINITY));
   const retryMethods = new Set((options.retryMethods ?? DEFAULT_RETRY_METHODS).map((m) => m.toUpperCase()));
   const jitter = Math.max(0, options.jitter ?? 100);
   const scopeOf = options.scope ?? ((url: URL) => url.origin);
@@ -110,12 +113,17 @@ export function createBackoffFetch(options: BackoffFetchOptions = {}): typeof fe
       const info = readRateLimitInfo(response.headers);
       const throttled = response.status === 429 || response.status === 503;
       const violated = throttled ? await readViolatedPolicies(response) : [];
-      pacer.settle(ticket, info, response.status, violated);
-      if (response.status !== 429 || !canRetry || attempt >= retries) return response;
-      const wait = (info.retryAfterMs ?? FALLBACK_RETRY_MS * 2 ** attempt) + sleepJitter(jitter);
+      const readyAt = pacer.settle(ticket, info, response.status, violated);
+      // A 503 is retried only when it says it is a pause (Retry-After); without it, it may be an outage.
+      const retryable = response.status === 429 || (response.status === 503 && info.retryAfterMs !== null);
+      if (!retryable || !canRetry || attempt >= retries) return response;
       const now = pacer.now();
-      if (now + wait > deadline) return response;
-      notBefore = now + wait;
+      // The pacer holds the scope (Retry-After, the flow's backoff, limits until their reset) and will let
+      // the retry go; a 429 that set none of these still waits, doubling per attempt.
+      const retryAt =
+        (readyAt > now ? readyAt : now + FALLBACK_RETRY_MS * 2 ** attempt) + sleepJitter(jitter);
+      if (!Number.isFinite(retryAt) || retryAt > deadline || now >= deadline) return response;
+      notBefore = retryAt;
       // The 429's body is not the caller's: release the connection before waiting.
       await response.body?.cancel().catch(() => {});
     }

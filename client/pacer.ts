@@ -1,9 +1,13 @@
-/** @module Schedules requests per scope: first-contact probe, token pacing, Retry-After blocks, deadlines and aborts. */
-import type { RateLimitInfo } from "./headers";
-import { ScopeState, type Ticket } from "./state";
+/** @module Schedules requests per scope: first-contact probe, token pacing, flow control, Retry-After blocks, deadlines and aborts. */
+import type { Dialect, RateLimitInfo } from "./dialects";
+import { type Pacing, ScopeState, type Ticket } from "./state";
 
-/** Why a request is being held back. */
-export type ThrottleReason = "paced" | "retry-after" | "first-contact";
+/**
+ * Why a request is being held back: `first-contact` (until the scope's first answer), `paced` (for tokens
+ * the headers promise), `flow` (the flow window is full: no readable headers), `retry-after` (a throttled
+ * answer's `Retry-After`, or the flow's backoff when it had none).
+ */
+export type ThrottleReason = "paced" | "retry-after" | "first-contact" | "flow";
 
 /** What `onThrottle` receives when a request starts waiting, and again if the reason it waits changes. */
 export interface ThrottleEvent {
@@ -19,6 +23,10 @@ export interface ThrottleEvent {
   /** Expected wait in ms; `null` while unknown (first contact: until the first answer arrives). */
   waitMs: number | null;
   reason: ThrottleReason;
+  /** The dialect of the scope's latest answer that had rate-limit headers (or `Retry-After`), `null` if none yet. */
+  dialect: Dialect | null;
+  /** How the scope's requests are let go now (see {@link Pacing}), `null` before its first answer. */
+  pacing: Pacing | null;
   url: string;
   method: string;
   /** 0 for the first send, 1.. for retries after a 429. */
@@ -105,16 +113,18 @@ export class Pacer {
   }
 
   /**
-   * Records an answer (any status) for a ticket and releases whoever may go now.
+   * Records an answer (any status) for a ticket and releases whoever may go now. Returns the earliest time
+   * (monotonic ms) a new request to the scope could go: a retry that can't wait that long gives up.
    *
    * @example
    * pacer.settle(ticket, readRateLimitInfo(response.headers), response.status, await readViolatedPolicies(response));
    */
-  settle(ticket: Ticket, info: RateLimitInfo, status: number, violated: readonly string[] = []): void {
+  settle(ticket: Ticket, info: RateLimitInfo, status: number, violated: readonly string[] = []): number {
     const state = this.state(ticket.scope);
-    const retryAfter = status === 429 || status === 503 ? info.retryAfterMs : null;
-    state.recordAnswer(ticket, info.limits, retryAfter, this.now(), status === 429, violated);
+    const now = this.now();
+    state.recordAnswer(ticket, info, status, now, violated);
     this.pump(ticket.scope);
+    return state.readyAt(now);
   }
 
   /**
@@ -194,6 +204,9 @@ export class Pacer {
     if (!state.learned) {
       return state.probeInFlight ? { reason: "first-contact", waitMs: null, policy: null } : null;
     }
+    if (state.buckets.size === 0) {
+      return state.flow.allows(state.inflight) ? null : { reason: "flow", waitMs: null, policy: null };
+    }
     let wait = 0;
     let policy: string | null = null;
     for (const bucket of state.buckets.values()) {
@@ -214,13 +227,16 @@ export class Pacer {
     request: AcquireRequest,
     hold: { reason: ThrottleReason; waitMs: number | null; policy: string | null },
   ): void {
+    const state = this.state(scope);
     try {
       this.onThrottle({
         scope,
         policy: hold.policy,
-        violatedPolicies: hold.reason === "retry-after" ? this.state(scope).blockedBy : [],
+        violatedPolicies: hold.reason === "retry-after" ? state.blockedBy : [],
         waitMs: hold.waitMs,
         reason: hold.reason,
+        dialect: state.dialect,
+        pacing: hold.reason === "first-contact" ? null : state.pacing(),
         url: request.url,
         method: request.method,
         attempt: request.attempt,

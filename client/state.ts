@@ -1,5 +1,12 @@
 /** @module Per-origin, per-policy client state: a local lower bound of the server's tokens, kept in step with its headers. */
-import type { LimitState } from "./headers";
+import type { Dialect, LimitState, RateLimitInfo } from "./dialects";
+import { FlowControl } from "./flow";
+
+/**
+ * How a scope's requests are let go: `refill` at q/w (the server said it refills continuously), `window`
+ * (`r` now, the quota back at `t`), `flow` (no readable headers: slow start and AIMD on the answers).
+ */
+export type Pacing = "refill" | "window" | "flow";
 
 /**
  * Extra refill a bucket must show before a request goes, in ms of refill: the server's clock (Redis TIME, whole
@@ -24,11 +31,18 @@ export const UNKNOWN_RESET_MS = 1000;
 export class Bucket {
   tokens: number;
   updatedAt: number;
-  /** Continuous refill in tokens/ms (`q / w`, a lower bound because the server rounds `w` up); 0 = fixed window. */
+  /**
+   * Continuous refill in tokens/ms (`q / w`, a lower bound because the server rounds `w` up), only when the
+   * server said it refills continuously (`erl-refill`); 0 = the quota comes back whole at `resetAt`.
+   */
   ratePerMs = 0;
   capacity: number | null = null;
-  /** When the quota comes back for a fixed window (no known rate). */
+  /** When the quota comes back (`t`), for a bucket without a known rate. */
   resetAt: number | null = null;
+  /** When the quota last came back here: answers to requests sent before then describe an older window. */
+  windowSince = Number.NEGATIVE_INFINITY;
+  /** `resetAt` is a guess from a stale answer: the next fresh answer replaces it instead of bounding it. */
+  resetGuessed = false;
 
   constructor(
     readonly key: string,
@@ -51,6 +65,7 @@ export class Bucket {
       // A fixed window ended: the quota is back if we know it; otherwise allow one request to learn the new state.
       this.tokens = Math.max(this.tokens, this.capacity === null ? 1 : cap);
       this.resetAt = null;
+      this.windowSince = now;
     }
   }
 
@@ -63,7 +78,14 @@ export class Bucket {
       return Math.ceil((need - this.tokens) / this.ratePerMs);
     }
     if (this.tokens >= cost) return 0;
-    return this.resetAt === null ? Number.POSITIVE_INFINITY : Math.max(1, this.resetAt - now + SAFETY_MS);
+    return this.resetAt === null
+      ? Number.POSITIVE_INFINITY
+      : Math.max(1, Math.ceil(this.resetAt - now + SAFETY_MS));
+  }
+
+  /** `refill` when paced at a continuous rate, otherwise `window`. */
+  get pacing(): Pacing {
+    return this.ratePerMs > 0 ? "refill" : "window";
   }
 }
 
@@ -83,7 +105,7 @@ export interface Ticket {
  * @example
  * const state = new ScopeState("https://api.example");
  * const ticket = state.recordSend(now, 1, true);
- * state.recordAnswer(ticket, readRateLimitInfo(res.headers).limits, null, later, false, []);
+ * state.recordAnswer(ticket, readRateLimitInfo(res.headers), res.status, later);
  */
 export class ScopeState {
   readonly buckets = new Map<string, Bucket>();
@@ -94,6 +116,10 @@ export class ScopeState {
   blockedUntil = 0;
   /** `violated-policies` of the throttled answer that set `blockedUntil`. */
   blockedBy: readonly string[] = [];
+  /** The dialect of the latest answer that had one. */
+  dialect: Dialect | null = null;
+  /** Decides while no answer has had readable limits (`buckets` empty). */
+  readonly flow = new FlowControl();
   sent = 0;
   completed = 0;
   inflight = 0;
@@ -107,6 +133,7 @@ export class ScopeState {
       bucket.refill(now, this.inflight);
       bucket.tokens -= cost;
     }
+    if (this.buckets.size === 0) this.flow.onSend();
     const ticket: Ticket = { scope: this.key, completedAtSend: this.completed, sentAt: now, probe };
     this.sent++;
     this.inflight++;
@@ -122,17 +149,35 @@ export class ScopeState {
     if (ticket.probe) this.probeInFlight = false;
   }
 
+  /** The earliest a new request could go (monotonic ms): after any hold, once every limit has a token. */
+  readyAt(now: number): number {
+    let at = Math.max(now, this.blockedUntil);
+    for (const bucket of this.buckets.values()) {
+      bucket.refill(now, this.inflight);
+      at = Math.max(at, now + bucket.waitFor(1, now));
+    }
+    return at;
+  }
+
+  /** How requests are let go now; `null` before any answer. */
+  pacing(): Pacing | null {
+    if (this.buckets.size === 0) return this.learned ? "flow" : null;
+    for (const bucket of this.buckets.values()) if (bucket.pacing === "window") return "window";
+    return "refill";
+  }
+
   /**
-   * Folds an answer's limits into the buckets. The answer's `remaining` was decided somewhere between our send
-   * and now; every request sent but not completed by then may have been decided after it, so they are
-   * subtracted (`overlap`), which keeps the estimate a lower bound whatever order answers arrive in.
+   * Folds an answer into the state. Its `remaining` was decided somewhere between our send and now; every
+   * request sent but not completed by then may have been decided after it, so they are subtracted
+   * (`overlap`), which keeps the estimate a lower bound whatever order answers arrive in. While no answer
+   * has had readable limits, the flow window learns from the status instead. A 429 or 503 holds the scope
+   * for its `Retry-After` (or, with nothing readable, the flow's backoff).
    */
   recordAnswer(
     ticket: Ticket,
-    limits: readonly LimitState[],
-    retryAfterMs: number | null,
+    info: RateLimitInfo,
+    status: number,
     now: number,
-    throttled: boolean,
     violated: readonly string[] = [],
   ): void {
     this.inflight--;
@@ -140,32 +185,64 @@ export class ScopeState {
     if (ticket.probe) this.probeInFlight = false;
     this.learned = true;
     this.lastUsed = now;
+    if (info.dialect !== null) this.dialect = info.dialect;
+    const throttled = status === 429 || status === 503;
     const overlap = this.sent - 1 - ticket.completedAtSend;
-    for (const limit of limits) {
-      const estimate = limit.remaining - overlap;
-      let bucket = this.buckets.get(limit.key);
-      if (!bucket) {
-        bucket = new Bucket(limit.key, limit.name, estimate, now);
-        this.buckets.set(limit.key, bucket);
-      } else {
-        bucket.refill(now, this.inflight);
-      }
-      bucket.capacity = limit.quota;
-      bucket.ratePerMs = limit.quota && limit.windowMs ? limit.quota / limit.windowMs : 0;
-      bucket.resetAt = now + (limit.resetMs ?? UNKNOWN_RESET_MS);
-      syncTokens(bucket, estimate, overlap === 0, throttled, (now - ticket.sentAt) * bucket.ratePerMs);
-    }
+    for (const limit of info.limits) this.foldLimit(limit, overlap, throttled, ticket.sentAt, now);
     // The problem body names the limits that said no. One the headers just described is already exact
     // (a cost above capacity leaves tokens that smaller requests may use); one they left out is empty.
-    const described = new Set(limits.map((l) => l.name.toLowerCase()));
+    const described = new Set(info.limits.map((l) => l.name.toLowerCase()));
     const empty = new Set(violated.map((name) => name.toLowerCase()).filter((n) => !described.has(n)));
     for (const bucket of this.buckets.values()) {
       if (empty.has(bucket.name.toLowerCase())) bucket.tokens = Math.min(bucket.tokens, 0);
     }
-    if (retryAfterMs !== null && now + retryAfterMs >= this.blockedUntil) {
-      this.blockedUntil = now + retryAfterMs;
+    let holdMs = throttled ? info.retryAfterMs : null;
+    if (this.buckets.size === 0) {
+      if (throttled) holdMs = this.flow.onThrottle(ticket.sentAt, now, info.retryAfterMs);
+      else if (status < 400) this.flow.onSuccess();
+    }
+    if (holdMs !== null && now + holdMs >= this.blockedUntil) {
+      this.blockedUntil = now + holdMs;
       this.blockedBy = violated;
     }
+  }
+
+  private foldLimit(
+    limit: LimitState,
+    overlap: number,
+    throttled: boolean,
+    sentAt: number,
+    now: number,
+  ): void {
+    const estimate = limit.remaining - overlap;
+    let bucket = this.buckets.get(limit.key);
+    if (!bucket) {
+      bucket = new Bucket(limit.key, limit.name, estimate, now);
+      this.buckets.set(limit.key, bucket);
+    } else {
+      bucket.refill(now, this.inflight);
+    }
+    bucket.capacity = limit.quota;
+    // Only the server's own word makes the quota a continuous refill: the drafts promise `r` now and the
+    // quota back at `t`, and pacing at q/w against a fixed window draws a 429 in every window.
+    const continuous = limit.refill === "continuous" && limit.quota && limit.windowMs;
+    bucket.ratePerMs = continuous ? (limit.quota as number) / (limit.windowMs as number) : 0;
+    // Every answer's now + t is no earlier than the reset it describes (t is rounded up, and was decided
+    // before now): within one window the earliest is the best bound. An answer to a request sent before the
+    // quota last came back describes the window before, and says nothing about this one.
+    const resetAt = now + (limit.resetMs ?? UNKNOWN_RESET_MS);
+    const fresh = sentAt >= bucket.windowSince;
+    if (fresh && (bucket.resetAt === null || bucket.resetAt <= now || bucket.resetGuessed)) {
+      bucket.resetAt = resetAt;
+      bucket.resetGuessed = false;
+    } else if (fresh) {
+      bucket.resetAt = Math.min(bucket.resetAt as number, resetAt);
+    } else if (bucket.resetAt === null) {
+      // A stale answer beats no reset at all, but only as "ask again in a second", until a fresh one says.
+      bucket.resetAt = Math.max(resetAt, now + UNKNOWN_RESET_MS);
+      bucket.resetGuessed = true;
+    }
+    syncTokens(bucket, estimate, overlap === 0, throttled, (now - sentAt) * bucket.ratePerMs);
   }
 }
 

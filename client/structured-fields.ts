@@ -1,4 +1,4 @@
-/** @module A lenient RFC 8941 List parser: enough Structured Fields for the RateLimit headers, never throws. */
+/** @module A lenient RFC 8941 List and Dictionary parser: enough Structured Fields for the RateLimit headers, never throws. */
 
 /** A bare item's value: what the RateLimit drafts can put in an item or a parameter. */
 export type BareItem =
@@ -163,4 +163,44 @@ export function parseList(text: string | null | undefined): ListItem[] {
     c.skip(/[ \t]/);
   }
   return items;
+}
+
+/**
+ * Parses a Structured Fields Dictionary (draft -07's `RateLimit: limit=10, remaining=9, reset=2`). As with
+ * {@link parseList}, a malformed member is dropped and the others kept; a key without a value is `true`,
+ * and a later duplicate key wins. Inner lists count as malformed.
+ *
+ * @example
+ * parseDictionary("limit=10, remaining=9, reset=2").get("remaining")?.value; // { type: "integer", value: 9 }
+ */
+export function parseDictionary(text: string | null | undefined): Map<string, ListItem> {
+  const members = new Map<string, ListItem>();
+  if (!text) return members;
+  const c = new Cursor(text);
+  c.skip(/[ \t]/);
+  while (!c.done()) {
+    const start = c.pos;
+    try {
+      if (!KEY_START.test(c.peek())) fail();
+      const keyStart = c.pos;
+      c.skip(KEY_CHAR);
+      const key = c.text.slice(keyStart, c.pos);
+      let value: BareItem = { type: "boolean", value: true };
+      if (c.peek() === "=") {
+        c.pos++;
+        value = parseBareItem(c);
+      }
+      const params = parseParams(c);
+      c.skip(/[ \t]/);
+      if (!c.done() && c.peek() !== ",") fail();
+      members.set(key, { value, params });
+    } catch (error) {
+      if (!(error instanceof Malformed)) throw error;
+      c.pos = start;
+      skipMember(c);
+    }
+    if (c.peek() === ",") c.pos++;
+    c.skip(/[ \t]/);
+  }
+  return members;
 }

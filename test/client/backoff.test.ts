@@ -11,7 +11,8 @@ interface Sent {
 }
 
 /**
- * A fetch that answers like the edge: a continuous token bucket with draft -10 headers, after `latencyMs`.
+ * A fetch that answers like the edge: a continuous token bucket with draft -10 headers (and the edge's
+ * `erl-refill=continuous`), after `latencyMs`.
  * `respond` can override an answer (status and headers) to script odd servers.
  */
 function fakeServer(options: {
@@ -47,7 +48,7 @@ function fakeServer(options: {
     if (allowed) tokens -= 1;
     const untilFull = Math.ceil(((options.capacity - tokens) / options.perSecond) * 1000) / 1000;
     const headers: Record<string, string> = scripted?.headers ?? {
-      "RateLimit-Policy": `"burst";q=${options.capacity};w=${windowS}`,
+      "RateLimit-Policy": `"burst";q=${options.capacity};w=${windowS};erl-refill=continuous`,
       RateLimit: `"burst";r=${Math.floor(tokens)};t=${Math.ceil(untilFull)}`,
       ...(allowed ? {} : { "Retry-After": "1" }),
     };
@@ -96,12 +97,20 @@ describe("first contact", () => {
     expect(server.sent.map((s) => s.status)).toEqual([0, 200, 200]);
   });
 
-  it("stops holding anything once the origin answers without rate-limit headers", async () => {
+  it("grows the flow like slow start once the origin answers without rate-limit headers", async () => {
     const server = fakeServer({ capacity: 1, perSecond: 1, respond: () => ({ status: 200, headers: {} }) });
-    const client = createBackoffFetch({ fetch: server.fetch });
-    await Promise.all(Array.from({ length: 6 }, () => client(URL_A)));
-    expect(server.sent).toHaveLength(6);
-    expect(server.maxInflight()).toBe(5);
+    const events: ThrottleEvent[] = [];
+    const client = createBackoffFetch({ fetch: server.fetch, onThrottle: (e) => events.push(e) });
+    await Promise.all(Array.from({ length: 7 }, () => client(URL_A)));
+    expect(server.sent.map((s) => s.status)).toEqual(Array(7).fill(200));
+    // The probe alone, then one more in flight per 2xx: 1, 2, 4 — never all six held ones at once.
+    expect(server.maxInflight()).toBe(4);
+    expect(events.filter((e) => e.reason === "flow").length).toBeGreaterThan(0);
+    expect(events.find((e) => e.reason === "flow")).toMatchObject({
+      dialect: null,
+      pacing: "flow",
+      waitMs: null,
+    });
   });
 });
 

@@ -4,7 +4,7 @@ import { mkdir } from "node:fs/promises";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, resolveCommand } from "../../local/support";
-import { type DemoServer, startDemoServer } from "../../local/tools";
+import { type DemoServer, ECOSYSTEM, startDemoServer } from "../../local/tools";
 import { RATE_LIMIT_HEADERS } from "../../workers/headers";
 import { type EdgeStack, startEdgeStack } from "../helpers/edge-stack";
 import { burstPolicies, type Gateway, serverDenials, startGateway } from "./gateway";
@@ -87,7 +87,7 @@ describe("demo page in Chromium", () => {
     answers.forEach(({ headers }, i) => {
       const want = expected[i] as (typeof expected)[number];
       expect(headers).toMatchObject({
-        "RateLimit-Policy": '"burst";q=2;w=120',
+        "RateLimit-Policy": '"burst";q=2;w=120;erl-refill=continuous',
         "X-RateLimit-Limit": "2",
         "X-RateLimit-Remaining": want.remaining,
         "X-RateLimit-Reason": want.reason,
@@ -136,4 +136,37 @@ describe("demo page in Chromium", () => {
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(existsSync(SCREENSHOT)).toBe(true);
   }, 60_000);
+});
+
+describe("demo page: the dialect selector", () => {
+  it("offers our edge and every ecosystem server", async () => {
+    const options = await page.$$eval("#dialect option", (els) =>
+      els.map((e) => (e as HTMLOptionElement).value),
+    );
+    expect(options).toEqual(["edge", ...ECOSYSTEM.map((e) => e.kind)]);
+    expect(demo.dialects.map((d) => d.id)).toEqual(ECOSYSTEM.map((e) => e.kind));
+  });
+
+  for (const { id, how, serverMax } of [
+    { id: "express-draft-7", how: "[draft-07 · window]", serverMax: 1 },
+    { id: "retry-after-only", how: "[retry-after · flow]", serverMax: 49 },
+  ]) {
+    it(`${id}: the client's burst ends 200 for all 60, and the page says how it read the server`, async () => {
+      await page.selectOption("#dialect", id);
+      expect(await page.evaluate(() => window.demoDialect)).toBe(id);
+      const api = demo.dialects.find((d) => d.id === id)?.url;
+      expect(await page.textContent("#api")).toBe(api);
+      await page.click("#run-client");
+      await page.waitForFunction(() => window.demoResults.client?.done === true, undefined, {
+        timeout: 45_000,
+      });
+      const client = await page.evaluate(() => window.demoResults.client);
+      console.log(`browser backoff client, ${id}: ${JSON.stringify(client)}`);
+      expect(client).toMatchObject({ total: 60, ok: 60, throttled: 0, errors: 0, done: true });
+      // Readable headers: at most one 429 sent; none readable: fewer than plain fetch's 50.
+      expect(demo.throttled(id, "/demo-api/client")).toBeLessThanOrEqual(serverMax);
+      expect(await page.textContent("#events")).toContain(how);
+      await page.screenshot({ path: `test-results/demo-${id}.png`, fullPage: true });
+    }, 60_000);
+  }
 });

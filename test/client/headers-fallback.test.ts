@@ -47,7 +47,13 @@ describe("X-RateLimit-*", () => {
       "X-RateLimit-Remaining": "3",
       "X-RateLimit-Reset": String(NOW / 1000 + 7),
     });
-    expect(parseXRateLimit(headers, NOW)).toEqual({ limit: 10, remaining: 3, resetMs: 7000 });
+    expect(parseXRateLimit(headers, NOW)).toEqual({
+      limit: 10,
+      remaining: 3,
+      resetMs: 7000,
+      used: null,
+      resource: null,
+    });
   });
 
   it("reads a small reset as delay-seconds, fractions included", () => {
@@ -57,6 +63,8 @@ describe("X-RateLimit-*", () => {
       limit: null,
       remaining: 0,
       resetMs: 30_000,
+      used: null,
+      resource: null,
     });
     expect(
       parseXRateLimit(new Headers({ "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1.25" }), NOW)
@@ -74,6 +82,7 @@ describe("X-RateLimit-*", () => {
 
   it("ignores bad fields and needs a valid Remaining", () => {
     expect(parseXRateLimit(new Headers({ "X-RateLimit-Limit": "10" }), NOW)).toBeNull();
+    expect(parseXRateLimit(new Headers({ "X-RateLimit-Used": "10" }), NOW)).toBeNull();
     expect(parseXRateLimit(new Headers({ "X-RateLimit-Remaining": "-1" }), NOW)).toBeNull();
     expect(parseXRateLimit(new Headers({ "X-RateLimit-Remaining": "99999999999999999999" }), NOW)).toBeNull();
     const headers = new Headers({
@@ -81,7 +90,13 @@ describe("X-RateLimit-*", () => {
       "X-RateLimit-Remaining": "2",
       "X-RateLimit-Reset": "-4",
     });
-    expect(parseXRateLimit(headers, NOW)).toEqual({ limit: null, remaining: 2, resetMs: null });
+    expect(parseXRateLimit(headers, NOW)).toEqual({
+      limit: null,
+      remaining: 2,
+      resetMs: null,
+      used: null,
+      resource: null,
+    });
   });
 });
 
@@ -102,7 +117,8 @@ describe("readRateLimitInfo", () => {
           resetMs: 1000,
           quota: 20,
           windowMs: 1000,
-          source: "ratelimit",
+          refill: null,
+          source: "draft-11",
         },
         {
           key: "day\u0000",
@@ -111,10 +127,12 @@ describe("readRateLimitInfo", () => {
           resetMs: 8_640_000,
           quota: 10000,
           windowMs: 86_400_000,
-          source: "ratelimit",
+          refill: null,
+          source: "draft-11",
         },
       ],
       retryAfterMs: 1000,
+      dialect: "draft-11",
     });
   });
 
@@ -136,10 +154,12 @@ describe("readRateLimitInfo", () => {
           resetMs: 2000,
           quota: 10,
           windowMs: 2000,
-          source: "ratelimit",
+          refill: null,
+          source: "draft-11",
         },
       ],
       retryAfterMs: 1000,
+      dialect: "draft-11",
     });
   });
 
@@ -159,22 +179,24 @@ describe("readRateLimitInfo", () => {
           resetMs: 60_000,
           quota: 60,
           windowMs: null,
+          refill: null,
           source: "x-ratelimit",
         },
       ],
       retryAfterMs: null,
+      dialect: "x-ratelimit",
     });
   });
 
   it("returns nothing usable for a response without rate-limit headers, or with only garbage", () => {
-    expect(readRateLimitInfo(new Headers(), NOW)).toEqual({ limits: [], retryAfterMs: null });
+    expect(readRateLimitInfo(new Headers(), NOW)).toEqual({ limits: [], retryAfterMs: null, dialect: null });
     const junk = new Headers({
       RateLimit: ";;;",
       "RateLimit-Policy": "(",
       "X-RateLimit-Remaining": "x",
       "Retry-After": "later",
     });
-    expect(readRateLimitInfo(junk, NOW)).toEqual({ limits: [], retryAfterMs: null });
+    expect(readRateLimitInfo(junk, NOW)).toEqual({ limits: [], retryAfterMs: null, dialect: null });
   });
 
   it("keeps the first of duplicate items and leaves rate unknown without a matching policy", () => {
@@ -187,7 +209,8 @@ describe("readRateLimitInfo", () => {
         resetMs: 5000,
         quota: null,
         windowMs: null,
-        source: "ratelimit",
+        refill: null,
+        source: "draft-11",
       },
     ]);
   });

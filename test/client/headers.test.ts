@@ -6,7 +6,7 @@ import { parseList } from "../../client/structured-fields.ts";
 describe("RateLimit-Policy", () => {
   it("reads one draft -10 item", () => {
     expect(parseRateLimitPolicy('"burst";q=10;w=2')).toEqual([
-      { name: "burst", quota: 10, windowSeconds: 2, partitionKey: null },
+      { name: "burst", quota: 10, windowSeconds: 2, partitionKey: null, refill: null },
     ]);
   });
 
@@ -16,15 +16,21 @@ describe("RateLimit-Policy", () => {
         '"second";q=20;w=1, day;q=10000;w=86400;qu="requests","peruser";q=5;w=60;pk=:cHNk:',
       ),
     ).toEqual([
-      { name: "second", quota: 20, windowSeconds: 1, partitionKey: null },
-      { name: "day", quota: 10000, windowSeconds: 86400, partitionKey: null },
-      { name: "peruser", quota: 5, windowSeconds: 60, partitionKey: "cHNk" },
+      { name: "second", quota: 20, windowSeconds: 1, partitionKey: null, refill: null },
+      { name: "day", quota: 10000, windowSeconds: 86400, partitionKey: null, refill: null },
+      { name: "peruser", quota: 5, windowSeconds: 60, partitionKey: "cHNk", refill: null },
     ]);
   });
 
   it("keeps a policy without a window, and drops a bad window to null", () => {
     expect(parseRateLimitPolicy('"a";q=5, "b";q=5;w=0, "c";q=5;w=-3, "d";q=5;w=1.5, "e";q=5;w="2"')).toEqual(
-      ["a", "b", "c", "d", "e"].map((name) => ({ name, quota: 5, windowSeconds: null, partitionKey: null })),
+      ["a", "b", "c", "d", "e"].map((name) => ({
+        name,
+        quota: 5,
+        windowSeconds: null,
+        partitionKey: null,
+        refill: null,
+      })),
     );
   });
 
@@ -33,7 +39,7 @@ describe("RateLimit-Policy", () => {
       parseRateLimitPolicy(
         '"neg";q=-1;w=2, "dec";q=1.5;w=2, "none";w=2, 7;q=1, "huge";q=1234567890123456, "ok";q=3;w=1',
       ),
-    ).toEqual([{ name: "ok", quota: 3, windowSeconds: 1, partitionKey: null }]);
+    ).toEqual([{ name: "ok", quota: 3, windowSeconds: 1, partitionKey: null, refill: null }]);
   });
 
   it("returns nothing for missing, empty or garbage values", () => {

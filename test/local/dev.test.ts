@@ -68,7 +68,7 @@ describe("npm run dev", () => {
         body: await res.json(),
       });
     }
-    const common = { policy: '"burst";q=3;w=180', servedBy: "wrangler-dev" };
+    const common = { policy: '"burst";q=3;w=180;erl-refill=continuous', servedBy: "wrangler-dev" };
     const demo = { ok: true, method: "GET", path: "/hello", servedBy: "wrangler-dev" };
     expect(answers.slice(0, 3)).toEqual(
       ["2", "1", "0"].map((remaining, i) => ({

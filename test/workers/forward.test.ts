@@ -59,7 +59,7 @@ describe("limited requests forwarded upstream", () => {
     expect(res.headers.get("X-Upstream")).toBe("yes");
     expect(res.headers.get("X-Served-By")).toBe("edge-1");
     expect(rateHeaders(res)).toEqual({
-      "ratelimit-policy": '"burst";q=5;w=300',
+      "ratelimit-policy": '"burst";q=5;w=300;erl-refill=continuous',
       ratelimit: '"burst";r=4;t=60',
       "x-ratelimit-limit": "5",
       "x-ratelimit-remaining": "4",
@@ -117,7 +117,9 @@ describe("limited requests forwarded upstream", () => {
     const key = { "x-api-key": "multi-1" };
     const first = await getAs(`${stack.url}/multi/x`, "198.51.100.3", key);
     expect(first.status).toBe(201);
-    expect(first.headers.get("RateLimit-Policy")).toBe('"second";q=4;w=2, "hour";q=3;w=3600');
+    expect(first.headers.get("RateLimit-Policy")).toBe(
+      '"second";q=4;w=2;erl-refill=continuous, "hour";q=3;w=3600;erl-refill=continuous',
+    );
     expect(first.headers.get("RateLimit")).toBe('"second";r=3;t=1, "hour";r=2;t=1200');
     // The binding limit is the one with the fewest tokens left.
     expect(first.headers.get("X-RateLimit-Limit")).toBe("3");
@@ -209,7 +211,7 @@ describe("limited requests forwarded upstream", () => {
       expect(res.status).toBe(503);
       expect(res.headers.get("Content-Type")).toBe("application/problem+json");
       expect(res.headers.get("Retry-After")).toBe("1");
-      expect(res.headers.get("RateLimit-Policy")).toBe('"burst";q=5;w=300');
+      expect(res.headers.get("RateLimit-Policy")).toBe('"burst";q=5;w=300;erl-refill=continuous');
       // draft-ietf-httpapi-ratelimit-headers-11, section 5.2: every limit of the policy is out of service.
       expect(await res.json()).toEqual({
         type: "https://iana.org/assignments/http-problem-types#temporary-reduced-capacity",

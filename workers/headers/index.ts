@@ -25,14 +25,24 @@ function windowSeconds(limit: LimitSpec): number {
 }
 
 /**
- * `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers-11, unchanged since -10): one item per limit, quota `q` and window `w` in seconds.
+ * Our extension parameter on `RateLimit-Policy` items, `erl-refill=continuous`: the quota refills
+ * continuously (a token bucket, at least `q` per `w`), so a client may pace at q/w instead of waiting for
+ * the `t` of `RateLimit`. The draft lets servers add parameters (vendor-prefixed when service-specific) and
+ * tells recipients to ignore those they don't know; `edge-rate-limiter/client` reads this one.
+ */
+export const REFILL_PARAMETER = { key: "erl-refill", continuous: "continuous" } as const;
+
+/**
+ * `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers-11, unchanged since -10): one item per limit, quota
+ * `q` and window `w` in seconds, plus {@link REFILL_PARAMETER}.
  *
  * @example
  * formatPolicyHeader([{ name: "burst", capacity: 10, refillTokens: 5, refillIntervalMs: 1000 }]);
- * // '"burst";q=10;w=2'
+ * // '"burst";q=10;w=2;erl-refill=continuous'
  */
 export function formatPolicyHeader(limits: readonly LimitSpec[]): string {
-  return limits.map((l) => `"${l.name}";q=${l.capacity};w=${windowSeconds(l)}`).join(", ");
+  const refill = `${REFILL_PARAMETER.key}=${REFILL_PARAMETER.continuous}`;
+  return limits.map((l) => `"${l.name}";q=${l.capacity};w=${windowSeconds(l)};${refill}`).join(", ");
 }
 
 /**

@@ -6,7 +6,9 @@ const HELP = `Usage: npx tsx local/tools/demo/cli.ts --api http://127.0.0.1:8080
 
 Serves the backoff demo page. The page calls the API at --api from another origin, so the API's policies
 document must list this page's origin (e.g. "cors": { "origins": ["http://127.0.0.1:8090"] }) and route
-/demo-api/plain/* and /demo-api/client/* (ideally to two policies, so the two bursts don't share a bucket).`;
+/demo-api/plain/* and /demo-api/client/* (ideally to two policies, so the two bursts don't share a bucket).
+It also starts the ecosystem's rate-limited servers (express-rate-limit, hono-rate-limiter, GitHub-style,
+header-less) on free loopback ports for the page's "server and dialect" selector.`;
 
 async function main(): Promise<void> {
   const values = readFlags({

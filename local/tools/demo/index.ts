@@ -4,11 +4,16 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { ECOSYSTEM, type EcosystemServer, startEcosystemServer } from "../ecosystem";
 
 export interface DemoServer {
   /** The page: `${url}/` (also `${url}/demo`). */
   url: string;
   port: number;
+  /** The dialect servers the page's selector offers besides the API. */
+  dialects: DemoDialect[];
+  /** 429s (and 503s) a dialect server sent for a key (`/demo-api/client`), by its own count. */
+  throttled(id: string, key: string): number;
   stop(): Promise<void>;
 }
 
@@ -33,6 +38,22 @@ async function bundlePage(): Promise<string> {
   return file.text;
 }
 
+/** One choice of the page's dialect selector: a server and the label a person sees. */
+export interface DemoDialect {
+  id: string;
+  label: string;
+  url: string;
+}
+
+/**
+ * Starts every ecosystem server (10 requests per 2 s, as the demo's own bucket) for the page's dialect
+ * selector. One whose packages are not installed (they are devDependencies) is left out, not fatal.
+ */
+async function startDialectServers(): Promise<EcosystemServer[]> {
+  const started = await Promise.allSettled(ECOSYSTEM.map((e) => startEcosystemServer(e.kind)));
+  return started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+}
+
 /** JSON that can sit inside a <script> element: no `</script>` can end it early. */
 function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, "\\u003c");
@@ -41,6 +62,8 @@ function scriptJson(value: unknown): string {
 /**
  * Starts the demo page on `port` (default: a free one) on 127.0.0.1. The page calls `apiUrl` (another
  * origin: the API must list the page's origin in its `cors.origins`); `?api=<url>` on the page overrides it.
+ * Unless `dialects` is false, it also starts the ecosystem's servers on free loopback ports (express-rate-limit
+ * in each header mode, hono-rate-limiter, GitHub-style, header-less) for the page's dialect selector.
  *
  * @example
  * const demo = await startDemoServer({ apiUrl: "http://127.0.0.1:8080" });
@@ -51,11 +74,21 @@ export async function startDemoServer(options: {
   apiUrl: string;
   port?: number;
   host?: string;
+  dialects?: boolean;
 }): Promise<DemoServer> {
-  const [template, script] = await Promise.all([readFile(HTML_PATH, "utf8"), bundlePage()]);
+  const [template, script, servers] = await Promise.all([
+    readFile(HTML_PATH, "utf8"),
+    bundlePage(),
+    options.dialects === false ? [] : startDialectServers(),
+  ]);
+  const dialects: DemoDialect[] = servers.map((s) => ({
+    id: s.entry.kind,
+    label: s.entry.label,
+    url: s.url,
+  }));
   const html = template.replace(
     CONFIG_PLACEHOLDER,
-    scriptJson({ apiUrl: options.apiUrl.replace(/\/+$/, "") }),
+    scriptJson({ apiUrl: options.apiUrl.replace(/\/+$/, ""), dialects }),
   );
 
   function route(method: string | undefined, path: string): { status: number; type: string; body: string } {
@@ -77,17 +110,23 @@ export async function startDemoServer(options: {
 
   const server = createServer(handle);
   const host = options.host ?? "127.0.0.1";
+  const stopDialects = () => Promise.all(servers.map((s) => s.stop()));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, host, () => resolve());
+  }).catch(async (error) => {
+    await stopDialects();
+    throw error;
   });
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${host}:${port}`,
     port,
+    dialects,
+    throttled: (id, key) => servers.find((s) => s.entry.kind === id)?.counts(key).throttled ?? 0,
     async stop() {
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all([new Promise<void>((resolve) => server.close(() => resolve())), stopDialects()]);
     },
   };
 }

@@ -1,5 +1,5 @@
-/** @module The demo page's script: fires a 60-request burst with plain fetch or the backoff client and charts the outcome live. */
-import { createBackoffFetch, parseRateLimitPolicy, type ThrottleEvent } from "../../../client/index.ts";
+/** @module The demo page's script: fires a 60-request burst with plain fetch or the backoff client, at our API or a server of any dialect, and charts the outcome live. */
+import { createBackoffFetch, readRateLimitInfo, type ThrottleEvent } from "../../../client/index.ts";
 
 type Mode = "plain" | "client";
 
@@ -23,21 +23,36 @@ interface Run extends DemoResult {
 
 declare global {
   interface Window {
-    DEMO_CONFIG?: { apiUrl?: string } | null;
+    DEMO_CONFIG?: { apiUrl?: string; dialects?: Dialect[] } | null;
     demoResults: Partial<Record<Mode, DemoResult>>;
+    /** The selector's current choice: the server every burst goes to. */
+    demoDialect: string;
     demoRun: (mode: Mode) => Promise<DemoResult>;
   }
 }
 
+/** A server the page can burst at: our API, or one of the ecosystem's (see local/tools/ecosystem). */
+interface Dialect {
+  id: string;
+  label: string;
+  url: string;
+}
+
 const params = new URLSearchParams(location.search);
-const API = (params.get("api") ?? window.DEMO_CONFIG?.apiUrl ?? location.origin).replace(/\/+$/, "");
+const OUR_API = (params.get("api") ?? window.DEMO_CONFIG?.apiUrl ?? location.origin).replace(/\/+$/, "");
+const DIALECTS: Dialect[] = [
+  { id: "edge", label: "this project's edge: draft -11 + erl-refill=continuous", url: OUR_API },
+  ...(window.DEMO_CONFIG?.dialects ?? []),
+];
+let current: Dialect = DIALECTS.find((d) => d.id === params.get("dialect")) ?? (DIALECTS[0] as Dialect);
 const BURST = Math.max(1, Math.min(500, Number(params.get("n")) || 60));
-const runs: Partial<Record<Mode, Run>> = {};
+let runs: Partial<Record<Mode, Run>> = {};
 const events: string[] = [];
-/** Refill rate and capacity from the server's RateLimit-Policy, for the "best possible" guide line. */
-let bucket: { quota: number; perSecond: number } | null = null;
+/** The quota and how it comes back, from the server's headers, for the "best possible" guide line. */
+let guide: { quota: number; windowMs: number; continuous: boolean } | null = null;
 let activeClientRun: Run | null = null;
 window.demoResults = {};
+window.demoDialect = current.id;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -55,24 +70,47 @@ function observedFetch(run: () => Run | null): typeof fetch {
 const client = createBackoffFetch({
   fetch: observedFetch(() => activeClientRun),
   onThrottle: function logThrottle(e: ThrottleEvent) {
-    const wait = e.waitMs === null ? "until the first answer" : `${e.waitMs} ms`;
-    const what = { "first-contact": "first contact, holding", paced: "pacing", "retry-after": "Retry-After" }[
-      e.reason
-    ];
-    events.unshift(`${what}${e.policy ? ` (${e.policy})` : ""}: ${wait} · ${new URL(e.url).pathname}`);
+    const wait = e.waitMs === null ? "until an answer" : `${e.waitMs} ms`;
+    const what = {
+      "first-contact": "first contact, holding",
+      paced: "pacing",
+      flow: "flow window full",
+      "retry-after": "held (Retry-After / backoff)",
+    }[e.reason];
+    const how = `[${e.dialect ?? "no headers"} · ${e.pacing ?? "unknown"}]`;
+    events.unshift(`${how} ${what}${e.policy ? ` (${e.policy})` : ""}: ${wait} · ${new URL(e.url).pathname}`);
     events.length = Math.min(events.length, 8);
   },
 });
 
+/** Every dialect's header names: whichever the server sent are shown. */
+const HEADER_NAMES = [
+  "RateLimit-Policy",
+  "RateLimit",
+  "RateLimit-Limit",
+  "RateLimit-Remaining",
+  "RateLimit-Reset",
+  "X-RateLimit-Limit",
+  "X-RateLimit-Remaining",
+  "X-RateLimit-Reset",
+  "X-RateLimit-Used",
+  "X-RateLimit-Resource",
+  "Retry-After",
+  "X-Served-By",
+];
+
 function showHeaders(res: Response): void {
-  const names = ["RateLimit-Policy", "RateLimit", "X-RateLimit-Remaining", "Retry-After", "X-Served-By"];
-  const lines = names.flatMap((n) => {
+  const lines = HEADER_NAMES.flatMap((n) => {
     const v = res.headers.get(n);
     return v === null ? [] : [`${n}: ${v}`];
   });
-  $("headers").textContent = [`HTTP ${res.status}`, ...lines].join("\n");
-  const policy = parseRateLimitPolicy(res.headers.get("RateLimit-Policy"))[0];
-  if (policy?.windowSeconds) bucket = { quota: policy.quota, perSecond: policy.quota / policy.windowSeconds };
+  const info = readRateLimitInfo(res.headers);
+  const dialect = info.dialect ?? "no rate-limit headers";
+  $("headers").textContent = [`HTTP ${res.status}  (read as ${dialect})`, ...lines].join("\n");
+  const limit = info.limits[0];
+  if (limit?.quota && limit.windowMs) {
+    guide = { quota: limit.quota, windowMs: limit.windowMs, continuous: limit.refill === "continuous" };
+  }
 }
 
 function summary(run: Run): DemoResult {
@@ -98,6 +136,8 @@ async function demoRun(mode: Mode): Promise<DemoResult> {
   const send = mode === "plain" ? observedFetch(() => run) : client;
   const button = $<HTMLButtonElement>(`run-${mode}`);
   button.disabled = true;
+  // Switching servers mid-burst would mix two servers' answers in one chart.
+  $<HTMLSelectElement>("dialect").disabled = true;
   startRendering();
   const record = (status: number) => {
     run.answers.push({ t: performance.now() - run.started, status });
@@ -108,7 +148,7 @@ async function demoRun(mode: Mode): Promise<DemoResult> {
   };
   await Promise.all(
     Array.from({ length: BURST }, (_, i) =>
-      send(`${API}/demo-api/${mode}/${i}`, { cache: "no-store" }).then(
+      send(`${current.url}/demo-api/${mode}/${i}`, { cache: "no-store" }).then(
         async (res) => {
           await res.arrayBuffer().catch(() => undefined);
           record(res.status);
@@ -122,6 +162,7 @@ async function demoRun(mode: Mode): Promise<DemoResult> {
   run.done = true;
   if (activeClientRun === run) activeClientRun = null;
   button.disabled = false;
+  $<HTMLSelectElement>("dialect").disabled = Object.values(runs).some((r) => r && !r.done);
   window.demoResults[mode] = summary(run);
   render();
   return summary(run);
@@ -143,6 +184,30 @@ function steps(times: number[], sx: (t: number) => number, sy: (n: number) => nu
   return `${d} H${sx(endT).toFixed(1)}`;
 }
 
+/**
+ * The most any client can get through: the quota at once, then the refill rate (a server that says it
+ * refills continuously) or the quota again each window (what the drafts promise).
+ */
+function guidePath(
+  g: { quota: number; windowMs: number; continuous: boolean },
+  spanMs: number,
+  sx: (t: number) => number,
+  sy: (n: number) => number,
+): string {
+  const first = Math.min(BURST, g.quota);
+  if (g.continuous) {
+    const perMs = g.quota / g.windowMs;
+    const end = Math.min(spanMs, (BURST - g.quota) / perMs);
+    return `M${sx(0)},${sy(first)} L${sx(end)},${sy(Math.min(BURST, g.quota + perMs * end))} H${sx(spanMs)}`;
+  }
+  let d = `M${sx(0)},${sy(first)}`;
+  for (let t = g.windowMs, n = first; t <= spanMs && n < BURST; t += g.windowMs) {
+    n = Math.min(BURST, n + g.quota);
+    d += ` H${sx(t).toFixed(1)} V${sy(n).toFixed(1)}`;
+  }
+  return `${d} H${sx(spanMs)}`;
+}
+
 function chart(run: Run | undefined, spanMs: number): string {
   const sx = (t: number) => PAD.left + (t / spanMs) * (W - PAD.left - PAD.right);
   const sy = (n: number) => H - PAD.bottom - (n / BURST) * (H - PAD.top - PAD.bottom);
@@ -155,11 +220,7 @@ function chart(run: Run | undefined, spanMs: number): string {
     svg += `<line class="grid" x1="${PAD.left}" x2="${W - PAD.right}" y1="${sy(n)}" y2="${sy(n)}"/>`;
     svg += `<text class="tick" x="${PAD.left - 6}" y="${sy(n) + 4}" text-anchor="end">${n}</text>`;
   }
-  if (bucket) {
-    // The most any client can get through: the full bucket at once, then the refill rate.
-    const end = Math.min(spanMs, ((BURST - bucket.quota) / bucket.perSecond) * 1000);
-    svg += `<path class="ideal" d="M${sx(0)},${sy(Math.min(BURST, bucket.quota))} L${sx(end)},${sy(Math.min(BURST, bucket.quota + (bucket.perSecond * end) / 1000))} H${sx(spanMs)}"/>`;
-  }
+  if (guide) svg += `<path class="ideal" d="${guidePath(guide, spanMs, sx, sy)}"/>`;
   if (run) {
     const now = run.done ? run.ms : performance.now() - run.started;
     const okTimes = run.answers.filter((a) => a.status >= 200 && a.status < 300).map((a) => a.t);
@@ -204,7 +265,24 @@ function startRendering(): void {
   requestAnimationFrame(frame);
 }
 
-$("api").textContent = API;
+/** Switches the server the bursts go to; the charts start over for it. */
+function selectDialect(id: string): void {
+  current = DIALECTS.find((d) => d.id === id) ?? current;
+  window.demoDialect = current.id;
+  runs = {};
+  window.demoResults = {};
+  guide = null;
+  events.length = 0;
+  $("api").textContent = current.url;
+  $("headers").textContent = "no request yet";
+  render();
+}
+
+const selector = $<HTMLSelectElement>("dialect");
+for (const d of DIALECTS)
+  selector.add(new Option(d.label.replaceAll("`", ""), d.id, false, d.id === current.id));
+selector.addEventListener("change", () => selectDialect(selector.value));
+$("api").textContent = current.url;
 $("burst").textContent = String(BURST);
 $("run-plain").addEventListener("click", () => void demoRun("plain"));
 $("run-client").addEventListener("click", () => void demoRun("client"));
