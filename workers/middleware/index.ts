@@ -1,8 +1,8 @@
 /** @module `rateLimit()`: Hono middleware that limits a request, answers 429 when denied and adds the headers. */
 import type { Context, MiddlewareHandler } from "hono";
-import { decisionHeaderList, decisionHeaders, withHeaders } from "../headers";
-import { PROBLEM_TYPES, problem } from "../http/problem";
-import { identify } from "../identity";
+import { decisionHeaderFields, withHeaders } from "../headers";
+import { PROBLEM_TYPES, problem, problemResponse } from "../http/problem";
+import { type Identified, identify } from "../identity";
 import type { CheckOptions, Decision, Limiter } from "../limiter";
 import { type CompiledPolicy, type CompiledRoute, matchRoute } from "../policies";
 
@@ -33,7 +33,7 @@ export interface RateLimitOptions {
  * if (!decision.allowed) return deniedResponse(decision);
  */
 export function deniedResponse(decision: Decision): Response {
-  const headers = decisionHeaders(decision);
+  const headers = decisionHeaderFields(decision);
   const name = decision.policy.name;
   if (!decision.result) {
     const detail = `rate limiter unavailable (${decision.reason}); policy "${name}" fails closed`;
@@ -50,25 +50,50 @@ export function deniedResponse(decision: Decision): Response {
       headers,
     );
   }
-  const violated = decision.result.deniedBy;
+  const body = `${quotaExceededPrefix(decision, decision.result.deniedBy)}${decision.result.retryAfterMs}}`;
+  return problemResponse(429, body, headers);
+}
+
+// The 429 body is the same for a policy and its violated limits but for `retryAfterMs`, its last member:
+// serialise the rest once per policy and set of limits (bounded by the subsets of a policy's limits).
+// A cost that exceeds a capacity names the cost, so that rarer body is built each time.
+const quotaBodies = new WeakMap<Decision["policy"], Map<string, string>>();
+
+function quotaExceededPrefix(decision: Decision, violated: readonly string[]): string {
+  if (decision.reason !== "limit_exceeded") return quotaMembers(decision, violated);
+  let bodies = quotaBodies.get(decision.policy);
+  if (!bodies) {
+    bodies = new Map();
+    quotaBodies.set(decision.policy, bodies);
+  }
+  const key = violated.join("\u0000");
+  let prefix = bodies.get(key);
+  if (prefix === undefined) {
+    prefix = quotaMembers(decision, violated);
+    bodies.set(key, prefix);
+  }
+  return prefix;
+}
+
+/** The 429 problem's members up to `"retryAfterMs":`, its value left to the caller. */
+function quotaMembers(decision: Decision, violated: readonly string[]): string {
+  const name = decision.policy.name;
   const quoted = violated.map((v) => `"${v}"`).join(", ");
   const detail =
     decision.reason === "cost_exceeds_capacity"
       ? `request cost ${decision.cost} exceeds the capacity of limit ${quoted} of policy "${name}"`
       : `rate limit exceeded: policy "${name}", limit ${quoted}`;
-  return problem(
-    429,
-    "Quota Exceeded",
+  const members = {
+    type: PROBLEM_TYPES.quotaExceeded,
+    title: "Quota Exceeded",
+    status: 429,
     detail,
-    {
-      type: PROBLEM_TYPES.quotaExceeded,
-      "violated-policies": violated,
-      policy: name,
-      reason: decision.reason,
-      retryAfterMs: decision.result.retryAfterMs,
-    },
-    headers,
-  );
+    "violated-policies": violated,
+    policy: name,
+    reason: decision.reason,
+    retryAfterMs: 0,
+  };
+  return JSON.stringify(members).slice(0, -"0}".length);
 }
 
 /**
@@ -103,19 +128,27 @@ function targetFinder(options: RateLimitOptions): (c: Context) => Target | null 
     return () => fixed;
   }
   return function byRoute(c) {
-    const route = matchRoute(policies, c.req.method, new URL(c.req.url).pathname);
+    // Hono's path (a scan of the URL string), not `new URL`: no parse on every request.
+    const route = matchRoute(policies, c.req.method, c.req.path);
     return route ? { policy: route.policy, route } : null;
   };
 }
 
-async function identityOf(c: Context, options: RateLimitOptions, route: CompiledRoute | null) {
-  if (options.key) {
-    const key = await options.key(c);
-    return key
-      ? { ok: true as const, identity: key }
-      : { ok: false as const, error: "no rate-limit key for this request" };
-  }
-  return identify(c.req.raw, route?.key ?? { kind: "ip" }, route?.fallback ?? null);
+const NO_KEY = { ok: false as const, error: "no rate-limit key for this request" };
+
+/** The request's identity: synchronous unless the app's `key` function returns a promise. */
+function identityOf(
+  c: Context,
+  options: RateLimitOptions,
+  route: CompiledRoute | null,
+): Identified | Promise<Identified> {
+  if (!options.key) return identify(c.req.raw, route?.key ?? { kind: "ip" }, route?.fallback ?? null);
+  const key = options.key(c);
+  return key instanceof Promise ? key.then(fromKey) : fromKey(key);
+}
+
+function fromKey(key: string | undefined): Identified {
+  return key ? { ok: true, identity: key } : NO_KEY;
 }
 
 /**
@@ -130,15 +163,18 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler<{ Variab
   return async function rateLimitMiddleware(c, next) {
     const target = findTarget(c);
     if (target === null) return next();
-    const who = await identityOf(c, options, target.route);
+    // Awaited only when a promise: every await is a turn of the microtask queue on every request.
+    let who = identityOf(c, options, target.route);
+    if (who instanceof Promise) who = await who;
     if (!who.ok) return problem(400, "Bad Request", who.error, { policy: target.policy.name });
-    const cost =
-      typeof options.cost === "function" ? await options.cost(c) : (options.cost ?? target.route?.cost ?? 1);
+    let cost =
+      typeof options.cost === "function" ? options.cost(c) : (options.cost ?? target.route?.cost ?? 1);
+    if (cost instanceof Promise) cost = await cost;
     const decision = await options.limiter.check(target.policy, who.identity, cost, checkOptions(c));
     c.set("rateLimit", decision);
     if (!decision.allowed) return deniedResponse(decision);
     await next();
-    const res = withHeaders(c.res, decisionHeaderList(decision));
+    const res = withHeaders(c.res, decisionHeaderFields(decision));
     // Hono's `res` setter copies the whole response to merge headers: assign only when a copy was needed.
     if (res !== c.res) c.res = res;
   };
