@@ -2,7 +2,8 @@
 import { writeFile } from "node:fs/promises";
 import { loadavg } from "node:os";
 import { failUsage, readFlags, wholeNumber } from "../../local/support";
-import { type MicroResult, measureMicro } from "./index";
+import { measureMicro } from "./index";
+import { microTable } from "./table";
 
 const HELP = `Usage: npm run bench:micro -- [--rounds 7] [--requests 20000] [--client-options] [--json <file>]
 
@@ -25,24 +26,6 @@ Options:
   --help              show this text
 
 Run it under \`nice\` on a shared machine, and read the figures as same-run differences.`;
-
-/**
- * The figures as a Markdown table (also used by the report).
- *
- * @example
- * console.log(microTable(result).join("\n"));
- */
-export function microTable(result: MicroResult): string[] {
-  const lines = ["| configuration | µs / request | minus (a) | decisions by source |", "|---|---:|---:|---|"];
-  for (const row of result.rows) {
-    const sources = Object.entries(row.sources)
-      .map(([source, count]) => `${source} ${count}`)
-      .join(", ");
-    const minus = row.name === "bare" ? "—" : row.minusBareUs.toFixed(1);
-    lines.push(`| ${row.label} | ${row.usPerRequest.toFixed(1)} | ${minus} | ${sources || "—"} |`);
-  }
-  return lines;
-}
 
 async function main(): Promise<void> {
   const values = readFlags({
