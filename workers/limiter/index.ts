@@ -142,25 +142,13 @@ export function createLimiter(options: LimiterOptions): Limiter {
     hooks.waitUntil?.(running);
   }
 
-  // One counter per (policy, outcome, source), resolved once: every decision bumps one.
-  const decisionCounters = new Map<string, (by?: number) => void>();
-  function countDecision(policy: CompiledPolicy, decision: Decision): void {
-    const outcome = decision.shadowed ? `shadow_${decision.reason}` : decision.reason;
-    const id = `${policy.name}\u0000${outcome}\u0000${decision.source}`;
-    let add = decisionCounters.get(id);
-    if (!add) {
-      add = metrics.counter("erl_decisions_total", { policy: policy.name, outcome, source: decision.source });
-      decisionCounters.set(id, add);
-    }
-    add();
-  }
-
   return {
     policies: options.policies,
     metrics,
     async check(policy, identity, cost, hooks = {}) {
       const decision = await decide(policy, identity, cost, hooks);
-      countDecision(policy, decision);
+      const outcome = decision.shadowed ? `shadow_${decision.reason}` : decision.reason;
+      metrics.inc("erl_decisions_total", { policy: policy.name, outcome, source: decision.source });
       return decision;
     },
     async reset(policy, identity) {

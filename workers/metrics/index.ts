@@ -26,27 +26,6 @@ export class Metrics {
   }
 
   /**
-   * The counter `name` with `labels`, resolved once: the returned function adds to it without formatting
-   * the labels again (for series a hot path bumps on every request).
-   *
-   * @example
-   * const allowed = metrics.counter("erl_decisions_total", { policy: "api", outcome: "allowed", source: "lease" });
-   * allowed(); // +1
-   */
-  counter(name: string, labels: Labels): (by?: number) => void {
-    let series = this.counters.get(name);
-    if (!series) {
-      series = new Map();
-      this.counters.set(name, series);
-    }
-    const key = labelText(labels);
-    const cells = series;
-    return function add(by = 1) {
-      cells.set(key, (cells.get(key) ?? 0) + by);
-    };
-  }
-
-  /**
    * Sets the gauge `name` with `labels` to `value`.
    *
    * @example

@@ -50,40 +50,19 @@ export function deniedResponse(decision: Decision): Response {
       headers,
     );
   }
-  const body = `${quotaExceededPrefix(decision, decision.result.deniedBy)}${decision.result.retryAfterMs}}`;
-  return problemResponse(429, body, headers);
+  return problemResponse(429, quotaExceededBody(decision, decision.result), headers);
 }
 
-// The 429 body is the same for a policy and its violated limits but for `retryAfterMs`, its last member:
-// serialise the rest once per policy and set of limits (bounded by the subsets of a policy's limits).
-// A cost that exceeds a capacity names the cost, so that rarer body is built each time.
-const quotaBodies = new WeakMap<Decision["policy"], Map<string, string>>();
-
-function quotaExceededPrefix(decision: Decision, violated: readonly string[]): string {
-  if (decision.reason !== "limit_exceeded") return quotaMembers(decision, violated);
-  let bodies = quotaBodies.get(decision.policy);
-  if (!bodies) {
-    bodies = new Map();
-    quotaBodies.set(decision.policy, bodies);
-  }
-  const key = violated.join("\u0000");
-  let prefix = bodies.get(key);
-  if (prefix === undefined) {
-    prefix = quotaMembers(decision, violated);
-    bodies.set(key, prefix);
-  }
-  return prefix;
-}
-
-/** The 429 problem's members up to `"retryAfterMs":`, its value left to the caller. */
-function quotaMembers(decision: Decision, violated: readonly string[]): string {
+/** The 429 problem: the draft's members first, then `policy`, `reason` and `retryAfterMs`. */
+function quotaExceededBody(decision: Decision, result: NonNullable<Decision["result"]>): string {
   const name = decision.policy.name;
+  const violated = result.deniedBy;
   const quoted = violated.map((v) => `"${v}"`).join(", ");
   const detail =
     decision.reason === "cost_exceeds_capacity"
       ? `request cost ${decision.cost} exceeds the capacity of limit ${quoted} of policy "${name}"`
       : `rate limit exceeded: policy "${name}", limit ${quoted}`;
-  const members = {
+  return JSON.stringify({
     type: PROBLEM_TYPES.quotaExceeded,
     title: "Quota Exceeded",
     status: 429,
@@ -91,9 +70,8 @@ function quotaMembers(decision: Decision, violated: readonly string[]): string {
     "violated-policies": violated,
     policy: name,
     reason: decision.reason,
-    retryAfterMs: 0,
-  };
-  return JSON.stringify(members).slice(0, -"0}".length);
+    retryAfterMs: result.retryAfterMs,
+  });
 }
 
 /**
