@@ -91,6 +91,19 @@ export function checkOptions(c: Context): CheckOptions {
   return { waitUntil: (promise) => ctx.waitUntil(promise) };
 }
 
+/**
+ * The URL's path as `new URL(url).pathname` gives it for a request's (already serialised) URL, by a scan
+ * of the string: no parse on every request. Undecoded: `matchRoute` normalises it itself.
+ */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start === -1) return "/";
+  let end = url.indexOf("?", start);
+  const hash = url.indexOf("#", start);
+  if (hash !== -1 && (end === -1 || hash < end)) end = hash;
+  return end === -1 ? url.slice(start) : url.slice(start, end);
+}
+
 interface Target {
   policy: CompiledPolicy;
   route: CompiledRoute | null;
@@ -106,8 +119,7 @@ function targetFinder(options: RateLimitOptions): (c: Context) => Target | null 
     return () => fixed;
   }
   return function byRoute(c) {
-    // Hono's path (a scan of the URL string), not `new URL`: no parse on every request.
-    const route = matchRoute(policies, c.req.method, c.req.path);
+    const route = matchRoute(policies, c.req.method, pathOf(c.req.url));
     return route ? { policy: route.policy, route } : null;
   };
 }
