@@ -96,12 +96,10 @@ export function checkOptions(c: Context): CheckOptions {
  * of the string: no parse on every request. Undecoded: `matchRoute` normalises it itself.
  */
 function pathOf(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  if (start === -1) return "/";
-  let end = url.indexOf("?", start);
-  const hash = url.indexOf("#", start);
-  if (hash !== -1 && (end === -1 || hash < end)) end = hash;
-  return end === -1 ? url.slice(start) : url.slice(start, end);
+  // A serialised http(s) URL always has a path after its authority.
+  const path = url.slice(url.indexOf("/", url.indexOf("//") + 2));
+  const end = path.search(/[?#]/);
+  return end === -1 ? path : path.slice(0, end);
 }
 
 interface Target {
