@@ -34,7 +34,7 @@ if (!policies.ok) throw new Error(policies.error);
 let redis;
 const limiter = createLimiter({
   policies: policies.value,
-  redis: () => (redis ??= new Redis({ url: ${JSON.stringify(url)}, token: ${JSON.stringify(token)}, enableAutoPipelining: false })),
+  redis: () => (redis ??= new Redis({ url: ${JSON.stringify(url)}, token: ${JSON.stringify(token)}, enableAutoPipelining: false, responseEncoding: false, automaticDeserialization: false, readYourWrites: false, enableTelemetry: false })),
 });
 
 const app = new Hono();

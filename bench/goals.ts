@@ -65,6 +65,7 @@ export function goals(r: BenchResults): Goal[] {
       measured: fmt(r.overhead.single.p50Ratio),
       met: true,
     },
+    ...microGoals(r),
     {
       name: "11. store 20 ms away: p50 added to hot keys by leases",
       target: "≤ 2 ms",
@@ -197,4 +198,30 @@ export function whyNot(r: BenchResults): string[] {
       .map((g) => g.name.split(".")[0] ?? ""),
   );
   return [...failed].flatMap((n) => (REASONS[n] ? [`- ${REASONS[n]}`] : []));
+}
+
+function microGoals(r: BenchResults): Goal[] {
+  const minus = (name: string) => r.micro?.rows.find((row) => row.name === name)?.minusBareUs ?? Number.NaN;
+  const lease = minus("lease");
+  const denied = minus("denied");
+  return [
+    {
+      name: "13. micro: (b) leased hot key − (a), µs",
+      target: "≤ 15",
+      measured: fmt(lease, 1),
+      met: lease <= 15,
+    },
+    {
+      name: "13. micro: (c) denied-cache 429 − (a), µs",
+      target: "≤ 30",
+      measured: fmt(denied, 1),
+      met: denied <= 30,
+    },
+    {
+      name: "13. micro: (d) store-backed − (a), µs",
+      target: "reported",
+      measured: fmt(minus("store"), 1),
+      met: true,
+    },
+  ];
 }

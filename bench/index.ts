@@ -1,6 +1,7 @@
 /** @module `npm run bench`: runs every scenario of issue 7 side by side and writes the JSON, Markdown and SVG report. */
 import { readFlags } from "../local/support";
 import { goals } from "./goals";
+import { runMicro } from "./micro";
 import { startPeerRig } from "./peer-rig";
 import { assertBenchPolicies, PEER_POLICIES } from "./policies";
 import { writeResults } from "./report";
@@ -45,6 +46,9 @@ Measures, each as a ratio against a baseline from the same run (alternating roun
      @upstash/ratelimit
  12. cold start: the README's example app on the packed package vs the same app on @upstash/ratelimit —
      bundle bytes (raw, gzip, minified) and a fresh workerd's time to first response
+ 13. micro: the README app in workerd, in-process, stubbed store — µs per request for (a) no limiter,
+     (b) a leased hot key, (c) a denied-cache 429, (d) a store-backed decision; each minus (a)
+     (also on its own: npm run bench:micro)
 Writes bench/results/<ISO date>.json, docs/benchmarks.md and docs/benchmarks-accuracy.svg.
 
 Options:
@@ -98,6 +102,7 @@ async function runAll(ctx: BenchContext, build: boolean): Promise<BenchResults> 
   }
   const farStore = await runFarStore(ctx);
   const coldStart = await runColdStart(ctx);
+  const micro = await runMicro(ctx);
 
   ctx.log("starting four stacks (3 instances on/off, 1 and 2 instances on)");
   const stacks = await startBenchStacks(ctx);
@@ -130,6 +135,7 @@ async function runAll(ctx: BenchContext, build: boolean): Promise<BenchResults> 
     keys,
     farStore,
     coldStart,
+    micro,
   };
 }
 

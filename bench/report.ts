@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { REPO_ROOT } from "../local/support";
 import { goals, whyNot } from "./goals";
 import { fmt, int, table } from "./markdown";
+import { microTable } from "./micro/table";
 import { coldStartSection } from "./report-cold-start";
 import type { BenchResults } from "./results";
 import { accuracySvg } from "./svg";
@@ -169,6 +170,16 @@ function sections(r: BenchResults): string[] {
     ...overloadSection(r.overload),
     ...leaseSections(r),
     ...coldStartSection(r.coldStart),
+    ...microSection(r.micro),
+  ];
+}
+
+function microSection(micro: BenchResults["micro"]): string[] {
+  if (!micro) return [];
+  return [
+    "## 13. Micro — the edge path per request, in workerd, in-process",
+    `The README's Hono app inside one workerd (Miniflare), no socket: the store is a stub worker answering the token-bucket EVALSHA (\`bench/micro/store-stub.ts\`), reached in-isolate (\`inproc\`) or by a real subrequest. ${micro.requestsPerRun} requests per configuration and round, timed inside the isolate in batches of ${micro.batch}; median of ${micro.rounds} alternating rounds; "minus (a)" is taken per round. On its own: \`npm run bench:micro\`.`,
+    microTable(micro).join("\n"),
   ];
 }
 

@@ -1,4 +1,5 @@
 /** @module The shape of one benchmark run's figures: what the scenarios return, the goals judge and the report writes. */
+import type { MicroResult } from "./micro";
 import type { AccuracyResult } from "./scenarios/accuracy";
 import type { ColdStartResult } from "./scenarios/cold-start";
 import type { CommandsResult } from "./scenarios/commands";
@@ -31,4 +32,6 @@ export interface BenchResults {
   keys: KeysResult;
   farStore: FarStoreResult;
   coldStart: ColdStartResult;
+  /** Absent in results written before scenario 13 existed. */
+  micro?: MicroResult;
 }

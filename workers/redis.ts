@@ -20,5 +20,7 @@ export function createRedisClient(url: string, token: string): Redis {
     enableTelemetry: false,
     latencyLogging: false,
     responseEncoding: false,
+    // The bucket's replies are integer arrays: nothing to parse as JSON.
+    automaticDeserialization: false,
   });
 }

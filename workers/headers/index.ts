@@ -52,7 +52,13 @@ export function formatPolicyHeader(limits: readonly LimitSpec[]): string {
  * formatRateLimitHeader([{ name: "burst", remaining: 3, resetMs: 1400 } as LimitResult]); // '"burst";r=3;t=2'
  */
 export function formatRateLimitHeader(limits: readonly LimitResult[]): string {
-  return limits.map((l) => `"${l.name}";r=${l.remaining};t=${ceilSeconds(l.resetMs)}`).join(", ");
+  // Concatenation, not map/join: this runs on every limited request.
+  let text = "";
+  for (let i = 0; i < limits.length; i++) {
+    const l = limits[i] as LimitResult;
+    text += `${i ? ", " : ""}"${l.name}";r=${l.remaining};t=${ceilSeconds(l.resetMs)}`;
+  }
+  return text;
 }
 
 /**
@@ -63,12 +69,12 @@ export function formatRateLimitHeader(limits: readonly LimitResult[]): string {
  * bindingLimit(result.limits)?.name; // "day"
  */
 export function bindingLimit(limits: readonly LimitResult[]): LimitResult | undefined {
-  const denied = limits.find((l) => l.reason !== null);
-  if (denied) return denied;
-  return limits.reduce<LimitResult | undefined>(
-    (min, l) => (!min || l.remaining < min.remaining ? l : min),
-    undefined,
-  );
+  let binding: LimitResult | undefined;
+  for (const l of limits) {
+    if (l.reason !== null) return l;
+    if (!binding || l.remaining < binding.remaining) binding = l;
+  }
+  return binding;
 }
 
 /** Seconds a client must wait after this decision, or `null` when waiting can't help. */
@@ -91,34 +97,34 @@ function policyHeader(limits: readonly LimitSpec[]): string {
   return text;
 }
 
+/** Header fields by name, as a plain object: built in one go, handed to `new Response` or set one by one. */
+export type HeaderFields = Record<string, string>;
+
 /**
- * All rate-limit headers for a decision, as name/value pairs (cheaper than a `Headers` on the hot path:
- * every `Headers.set` crosses into the runtime).
+ * All rate-limit headers for a decision, as a plain object (added to `into` when given). Cheaper than a
+ * `Headers` on the hot path: every `Headers` call crosses into the runtime, while a `Response` built
+ * with an object takes all its fields at once. The fields are added in one order, so every object has
+ * the same shape.
  *
  * @example
- * for (const [name, value] of decisionHeaderList(decision)) res.headers.set(name, value);
+ * new Response(body, { status: 429, headers: decisionHeaderFields(decision, { "Content-Type": "application/problem+json" }) });
  */
-export function decisionHeaderList(decision: Decision): [string, string][] {
-  const reason = decision.shadowed ? `shadow:${decision.reason}` : decision.reason;
-  const list: [string, string][] = [
-    ["X-RateLimit-Reason", reason],
-    ["RateLimit-Policy", policyHeader(decision.policy.limits)],
-  ];
+export function decisionHeaderFields(decision: Decision, into: HeaderFields = {}): HeaderFields {
+  into["X-RateLimit-Reason"] = decision.shadowed ? `shadow:${decision.reason}` : decision.reason;
+  into["RateLimit-Policy"] = policyHeader(decision.policy.limits);
   const result = decision.result;
   if (result) {
-    list.push(["RateLimit", formatRateLimitHeader(result.limits)]);
+    into.RateLimit = formatRateLimitHeader(result.limits);
     const binding = bindingLimit(result.limits);
     if (binding) {
-      list.push(
-        ["X-RateLimit-Limit", String(binding.limit)],
-        ["X-RateLimit-Remaining", String(binding.remaining)],
-        ["X-RateLimit-Reset", String(ceilSeconds(result.nowMs + binding.resetMs))],
-      );
+      into["X-RateLimit-Limit"] = `${binding.limit}`;
+      into["X-RateLimit-Remaining"] = `${binding.remaining}`;
+      into["X-RateLimit-Reset"] = `${ceilSeconds(result.nowMs + binding.resetMs)}`;
     }
   }
   const retry = retryAfterSeconds(decision);
-  if (retry !== null) list.push(["Retry-After", String(retry)]);
-  return list;
+  if (retry !== null) into["Retry-After"] = `${retry}`;
+  return into;
 }
 
 /**
@@ -129,24 +135,25 @@ export function decisionHeaderList(decision: Decision): [string, string][] {
  * headers.get("RateLimit"); // '"burst";r=9;t=1'
  */
 export function decisionHeaders(decision: Decision): Headers {
-  return new Headers(decisionHeaderList(decision));
+  return new Headers(decisionHeaderFields(decision));
 }
 
 /**
- * Adds `extra` to a response's headers: in place when they are mutable (a response the app built), else
+ * Adds `fields` to a response's headers: in place when they are mutable (a response the app built), else
  * on a copy (a `fetch` answer's headers are immutable).
  *
  * @example
- * return withHeaders(await fetch(upstream), decisionHeaders(decision));
+ * return withHeaders(await fetch(upstream), decisionHeaderFields(decision));
  */
-export function withHeaders(response: Response, extra: Iterable<[string, string]>): Response {
+export function withHeaders(response: Response, fields: HeaderFields): Response {
+  const headers = response.headers;
   try {
-    for (const [name, value] of extra) response.headers.set(name, value);
+    for (const name in fields) headers.set(name, fields[name] as string);
     return response;
   } catch {
     // Immutable headers throw on the first set, before anything changed.
     const copy = new Response(response.body, response);
-    for (const [name, value] of extra) copy.headers.set(name, value);
+    for (const name in fields) copy.headers.set(name, fields[name] as string);
     return copy;
   }
 }

@@ -16,7 +16,8 @@ export type ProblemMembers = { type?: string } & Record<string, unknown>;
 
 /**
  * A `application/problem+json` response. Without a `type` in `extra` the problem is `about:blank`: its
- * meaning is the status code's, and `title` is the status text.
+ * meaning is the status code's, and `title` is the status text. `headers` (a plain object, taken by the
+ * `Response` in one go) may carry more fields; `Content-Type` is set here.
  *
  * @example
  * return problem(400, "Bad Request", "cost: must be a whole number >= 0, got -1");
@@ -27,10 +28,22 @@ export function problem(
   title: string,
   detail: string,
   extra: ProblemMembers = {},
-  headers?: Headers,
+  headers: Record<string, string> = {},
 ): Response {
-  const body = JSON.stringify({ type: "about:blank", title, status, detail, ...extra });
-  const response = new Response(body, { status, headers });
-  response.headers.set("Content-Type", "application/problem+json");
-  return response;
+  return problemResponse(
+    status,
+    JSON.stringify({ type: "about:blank", title, status, detail, ...extra }),
+    headers,
+  );
+}
+
+/**
+ * A problem+json response for a body already serialised (the hot 429 path keeps its constant part).
+ *
+ * @example
+ * problemResponse(429, '{"type":"about:blank","title":"Too Many Requests","status":429}', {});
+ */
+export function problemResponse(status: number, body: string, headers: Record<string, string>): Response {
+  headers["Content-Type"] = "application/problem+json";
+  return new Response(body, { status, headers });
 }

@@ -1,8 +1,8 @@
 /** @module `rateLimit()`: Hono middleware that limits a request, answers 429 when denied and adds the headers. */
 import type { Context, MiddlewareHandler } from "hono";
-import { decisionHeaderList, decisionHeaders, withHeaders } from "../headers";
-import { PROBLEM_TYPES, problem } from "../http/problem";
-import { identify } from "../identity";
+import { decisionHeaderFields, withHeaders } from "../headers";
+import { PROBLEM_TYPES, problem, problemResponse } from "../http/problem";
+import { type Identified, identify } from "../identity";
 import type { CheckOptions, Decision, Limiter } from "../limiter";
 import { type CompiledPolicy, type CompiledRoute, matchRoute } from "../policies";
 
@@ -41,7 +41,7 @@ export interface RateLimitOptions {
  * if (!decision.allowed) return deniedResponse(decision);
  */
 export function deniedResponse(decision: Decision): Response {
-  const headers = decisionHeaders(decision);
+  const headers = decisionHeaderFields(decision);
   const name = decision.policy.name;
   if (!decision.result) {
     const detail = `rate limiter unavailable (${decision.reason}); policy "${name}" fails closed`;
@@ -58,25 +58,28 @@ export function deniedResponse(decision: Decision): Response {
       headers,
     );
   }
-  const violated = decision.result.deniedBy;
+  return problemResponse(429, quotaExceededBody(decision, decision.result), headers);
+}
+
+/** The 429 problem: the draft's members first, then `policy`, `reason` and `retryAfterMs`. */
+function quotaExceededBody(decision: Decision, result: NonNullable<Decision["result"]>): string {
+  const name = decision.policy.name;
+  const violated = result.deniedBy;
   const quoted = violated.map((v) => `"${v}"`).join(", ");
   const detail =
     decision.reason === "cost_exceeds_capacity"
       ? `request cost ${decision.cost} exceeds the capacity of limit ${quoted} of policy "${name}"`
       : `rate limit exceeded: policy "${name}", limit ${quoted}`;
-  return problem(
-    429,
-    "Quota Exceeded",
+  return JSON.stringify({
+    type: PROBLEM_TYPES.quotaExceeded,
+    title: "Quota Exceeded",
+    status: 429,
     detail,
-    {
-      type: PROBLEM_TYPES.quotaExceeded,
-      "violated-policies": violated,
-      policy: name,
-      reason: decision.reason,
-      retryAfterMs: decision.result.retryAfterMs,
-    },
-    headers,
-  );
+    "violated-policies": violated,
+    policy: name,
+    reason: decision.reason,
+    retryAfterMs: result.retryAfterMs,
+  });
 }
 
 /**
@@ -98,6 +101,17 @@ export function checkOptions(c: Context, waitUntil?: RateLimitOptions["waitUntil
   return { waitUntil: (promise) => ctx.waitUntil(promise) };
 }
 
+/**
+ * The URL's path as `new URL(url).pathname` gives it for a request's (already serialised) URL, by a scan
+ * of the string: no parse on every request. Undecoded: `matchRoute` normalises it itself.
+ */
+function pathOf(url: string): string {
+  // A serialised http(s) URL always has a path after its authority.
+  const path = url.slice(url.indexOf("/", url.indexOf("//") + 2));
+  const end = path.search(/[?#]/);
+  return end === -1 ? path : path.slice(0, end);
+}
+
 interface Target {
   policy: CompiledPolicy;
   route: CompiledRoute | null;
@@ -113,19 +127,26 @@ function targetFinder(options: RateLimitOptions): (c: Context) => Target | null 
     return () => fixed;
   }
   return function byRoute(c) {
-    const route = matchRoute(policies, c.req.method, new URL(c.req.url).pathname);
+    const route = matchRoute(policies, c.req.method, pathOf(c.req.url));
     return route ? { policy: route.policy, route } : null;
   };
 }
 
-async function identityOf(c: Context, options: RateLimitOptions, route: CompiledRoute | null) {
-  if (options.key) {
-    const key = await options.key(c);
-    return key
-      ? { ok: true as const, identity: key }
-      : { ok: false as const, error: "no rate-limit key for this request" };
-  }
-  return identify(c.req.raw, route?.key ?? { kind: "ip" }, route?.fallback ?? null);
+const NO_KEY = { ok: false as const, error: "no rate-limit key for this request" };
+
+/** The request's identity: synchronous unless the app's `key` function returns a promise. */
+function identityOf(
+  c: Context,
+  options: RateLimitOptions,
+  route: CompiledRoute | null,
+): Identified | Promise<Identified> {
+  if (!options.key) return identify(c.req.raw, route?.key ?? { kind: "ip" }, route?.fallback ?? null);
+  const key = options.key(c);
+  return key instanceof Promise ? key.then(fromKey) : fromKey(key);
+}
+
+function fromKey(key: string | undefined): Identified {
+  return key ? { ok: true, identity: key } : NO_KEY;
 }
 
 /**
@@ -140,16 +161,19 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler<{ Variab
   return async function rateLimitMiddleware(c, next) {
     const target = findTarget(c);
     if (target === null) return next();
-    const who = await identityOf(c, options, target.route);
+    // Awaited only when a promise: every await is a turn of the microtask queue on every request.
+    let who = identityOf(c, options, target.route);
+    if (who instanceof Promise) who = await who;
     if (!who.ok) return problem(400, "Bad Request", who.error, { policy: target.policy.name });
-    const cost =
-      typeof options.cost === "function" ? await options.cost(c) : (options.cost ?? target.route?.cost ?? 1);
+    let cost =
+      typeof options.cost === "function" ? options.cost(c) : (options.cost ?? target.route?.cost ?? 1);
+    if (cost instanceof Promise) cost = await cost;
     const hooks = checkOptions(c, options.waitUntil);
     const decision = await options.limiter.check(target.policy, who.identity, cost, hooks);
     c.set("rateLimit", decision);
     if (!decision.allowed) return deniedResponse(decision);
     await next();
-    const res = withHeaders(c.res, decisionHeaderList(decision));
+    const res = withHeaders(c.res, decisionHeaderFields(decision));
     // Hono's `res` setter copies the whole response to merge headers: assign only when a copy was needed.
     if (res !== c.res) c.res = res;
   };
