@@ -43,8 +43,9 @@ export async function bundlePeerWorker(outdir: string): Promise<string> {
 }
 
 /**
- * Starts a private Redis, the proxy with `--upstash-semantics` (it strips flags as `--strip-script-flags` does, (so @upstash/ratelimit's
- * `#!lua flags=allow-key-locking` scripts run on stock Redis with one EVALSHA per call, and checks they touch only KEYS) and the peer worker;
+ * Starts a private Redis, the proxy with `--upstash-semantics` (it strips flags Redis 7.0 does not know,
+ * so @upstash/ratelimit's `#!lua flags=allow-key-locking` scripts run on stock Redis with one EVALSHA per
+ * call, and checks that they touch only KEYS) and the peer worker;
  * with `storeDelayMs`, the worker reaches the proxy through a relay adding that delay each way.
  *
  * @example

@@ -42,7 +42,17 @@ const FIRST_ARG_KEY = [
 const ALL_ARGS_KEYS = ["del", "unlink", "exists", "touch", "mget"];
 
 /** Commands that need the whole database: Upstash refuses them in a script flagged allow-key-locking. */
-const DATABASE_WIDE = ["flushdb", "flushall", "keys", "scan", "randomkey", "dbsize", "swapdb", "select", "move"];
+const DATABASE_WIDE = [
+  "flushdb",
+  "flushall",
+  "keys",
+  "scan",
+  "randomkey",
+  "dbsize",
+  "swapdb",
+  "select",
+  "move",
+];
 
 function luaSet(names: readonly string[]): string {
   return `{${names.map((n) => `${n}=true`).join(",")}}`;

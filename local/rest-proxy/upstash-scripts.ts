@@ -1,8 +1,8 @@
 /** @module --upstash-semantics: Upstash's script rules emulated on stock Redis (key locking, undeclared keys, the global lock). */
 import { createHash } from "node:crypto";
 import type { RedisCommand } from "./commands";
-import { guardScript } from "./upstash-guard";
 import { type RewrittenCommand, stripShebangFlags } from "./script-flags";
+import { guardScript } from "./upstash-guard";
 
 /** Upstash's shebang flag: lock only the keys in KEYS. */
 export const KEY_LOCKING_FLAG = "allow-key-locking";
@@ -74,7 +74,10 @@ export function createUpstashScripts(options: UpstashScriptOptions): UpstashScri
     const flags = flagsOf(script);
     const lock: ScriptLock = flags.includes(KEY_LOCKING_FLAG) ? "key" : "global";
     const stripped = stripShebangFlags(script);
-    const text = guardScript(stripped, { checkKeys: lock === "key", refuseTime: options.refuseTime ?? false });
+    const text = guardScript(stripped, {
+      checkKeys: lock === "key",
+      refuseTime: options.refuseTime ?? false,
+    });
     if (!known.has(sha)) {
       if (known.size >= MAX_KNOWN_SCRIPTS) known.clear();
       known.set(sha, { runSha: sha1Hex(text), lock });

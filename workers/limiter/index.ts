@@ -11,8 +11,8 @@ import { StoreAccess, type WaitUntil } from "./store-access";
 import type { Decision, DecisionReason, RedisLike } from "./types";
 
 export { DeniedCache } from "./denied-cache";
-export { LocalShares, shareOf } from "./local-share";
 export { DISPATCH_DEFAULTS } from "./dispatcher";
+export { LocalShares, shareOf } from "./local-share";
 export { classifyStoreError } from "./store-call";
 export { BREAKER_COOLDOWN_MS, type BreakerState } from "./store-health";
 export type { Decision, DecisionReason, DecisionSource, RedisLike } from "./types";

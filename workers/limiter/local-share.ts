@@ -67,7 +67,9 @@ export class LocalShares {
     });
     bucket.stampMs = Math.max(bucket.stampMs, nowMs);
     // A share such as 0.1 × 30 is 3.0000000000000004 or 2.9999999999999996 in doubles: compare with a margin.
-    const fits = limits.map((l, i) => cost <= l.capacity + EPSILON && (bucket.tokens[i] ?? 0) + EPSILON >= cost);
+    const fits = limits.map(
+      (l, i) => cost <= l.capacity + EPSILON && (bucket.tokens[i] ?? 0) + EPSILON >= cost,
+    );
     const allowed = fits.every(Boolean);
     if (allowed && cost > 0) limits.forEach((_, i) => (bucket.tokens[i] = (bucket.tokens[i] ?? 0) - cost));
     const results: LimitResult[] = policy.limits.map((spec, i) => {
