@@ -156,9 +156,10 @@ export function createHandler(
 /** `GET /metrics` with --upstash-semantics: the script calls by lock, no token needed (counts only). */
 function sendMetrics(req: IncomingMessage, res: ServerResponse, scripts: UpstashScripts): void {
   if (req.method !== "GET" && req.method !== "HEAD") {
-    return sendError(res, 405, `ERR proxy: method ${req.method} not allowed on /metrics, use GET`, {
+    sendError(res, 405, `ERR proxy: method ${req.method} not allowed on /metrics, use GET`, {
       allow: "GET, HEAD",
     });
+    return;
   }
   res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
   res.end(req.method === "HEAD" ? undefined : scripts.metrics());

@@ -71,7 +71,8 @@ export class LocalShares {
       (l, i) => cost <= l.capacity + EPSILON && (bucket.tokens[i] ?? 0) + EPSILON >= cost,
     );
     const allowed = fits.every(Boolean);
-    if (allowed && cost > 0) limits.forEach((_, i) => (bucket.tokens[i] = (bucket.tokens[i] ?? 0) - cost));
+    if (allowed && cost > 0)
+      for (let i = 0; i < limits.length; i++) bucket.tokens[i] = (bucket.tokens[i] ?? 0) - cost;
     const results: LimitResult[] = policy.limits.map((spec, i) => {
       const l = limits[i] as ShareOfLimit;
       const tokens = bucket.tokens[i] ?? 0;
