@@ -54,8 +54,9 @@ const DATABASE_WIDE = [
   "move",
 ];
 
-function luaSet(names: readonly string[]): string {
-  return `{${names.map((n) => `${n}=true`).join(",")}}`;
+/** A name list as one Lua string `",a,b,"`: a plain `string.find` per command, no table built per run. */
+function luaList(names: readonly string[]): string {
+  return `",${names.join(",")},"`;
 }
 
 /**
@@ -69,22 +70,25 @@ export function guardLua(options: GuardOptions): string {
   const refusal = "ERR upstash-semantics:";
   return [
     "local redis = (function(r)",
-    "local declared = {} for _, k in ipairs(KEYS) do declared[k] = true end",
-    `local first, all, wide = ${luaSet(FIRST_ARG_KEY)}, ${luaSet(ALL_ARGS_KEYS)}, ${luaSet(DATABASE_WIDE)}`,
+    // The guard runs on every call of the script: nothing is built per run but two closures and a table.
+    "local find, lower_of = string.find, string.lower",
+    "local function declared(key) for i = 1, #KEYS do if KEYS[i] == key then return true end end return false end",
+    `local first, all, wide = ${luaList(FIRST_ARG_KEY)}, ${luaList(ALL_ARGS_KEYS)}, ${luaList(DATABASE_WIDE)}`,
+    "local function listed(list, name) return find(list, ',' .. name .. ',', 1, true) ~= nil end",
     "local function refused(name, ...)",
-    "local lower = string.lower(tostring(name))",
+    "local lower = lower_of(tostring(name))",
     options.refuseTime
       ? `if lower == "time" then return "${refusal} TIME is not allowed in scripts on this store" end`
       : "",
     options.checkKeys
       ? [
-          `if wide[lower] then return "${refusal} " .. lower .. " needs the whole database; a script flagged allow-key-locking may not run it" end`,
+          `if listed(wide, lower) then return "${refusal} " .. lower .. " needs the whole database; a script flagged allow-key-locking may not run it" end`,
           "local keys",
-          "if first[lower] then keys = { (select(1, ...)) } elseif all[lower] then keys = { ... } else",
+          "if listed(first, lower) then keys = { (select(1, ...)) } elseif listed(all, lower) then keys = { ... } else",
           'local found = r.pcall("COMMAND", "GETKEYS", name, ...)',
           'keys = type(found) == "table" and not found.err and found or {} end',
           "for _, key in ipairs(keys) do",
-          `if not declared[key] then return "${refusal} the script touched key '" .. tostring(key) .. "', which is not in KEYS (a script flagged allow-key-locking must declare every key it touches)" end`,
+          `if not declared(key) then return "${refusal} the script touched key '" .. tostring(key) .. "', which is not in KEYS (a script flagged allow-key-locking must declare every key it touches)" end`,
           "end",
         ].join(" ")
       : "",
