@@ -90,7 +90,7 @@ async function runAll(ctx: BenchContext, build: boolean): Promise<BenchResults> 
   const memory = await runMemory(ctx);
   const overload = await runOverload(ctx);
 
-  ctx.log("starting the peer rig: Redis, proxy --strip-script-flags, bench/peer-worker.ts in workerd");
+  ctx.log("starting the peer rig: Redis, proxy --upstash-semantics, bench/peer-worker.ts in workerd");
   const rig = await startPeerRig(JSON.stringify(PEER_POLICIES));
   let peer: BenchResults["peer"];
   let commands: BenchResults["commands"];

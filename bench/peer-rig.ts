@@ -1,4 +1,4 @@
-/** @module Redis → REST proxy (--strip-script-flags) → one workerd running bench/peer-worker.ts, for the peer and commands scenarios. */
+/** @module Redis → REST proxy (--upstash-semantics, which strips flags Redis 7.0 does not know) → one workerd running bench/peer-worker.ts, for the peer and commands scenarios. */
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -43,8 +43,9 @@ export async function bundlePeerWorker(outdir: string): Promise<string> {
 }
 
 /**
- * Starts a private Redis, the proxy with `--strip-script-flags` (so @upstash/ratelimit's
- * `#!lua flags=allow-key-locking` scripts run on stock Redis with one EVALSHA per call) and the peer worker;
+ * Starts a private Redis, the proxy with `--upstash-semantics` (it strips flags Redis 7.0 does not know,
+ * so @upstash/ratelimit's `#!lua flags=allow-key-locking` scripts run on stock Redis with one EVALSHA per
+ * call, and checks that they touch only KEYS) and the peer worker;
  * with `storeDelayMs`, the worker reaches the proxy through a relay adding that delay each way.
  *
  * @example
@@ -71,7 +72,7 @@ export async function startPeerRig(
     const scriptPath = await bundlePeerWorker(dir);
     const redisServer = await startRedis();
     stops.push(() => redisServer.stop());
-    const proxy = await spawnProxy(redisServer.url, ["--strip-script-flags"]);
+    const proxy = await spawnProxy(redisServer.url);
     stops.push(() => proxy.stop());
     // A far store: the edge reaches the proxy through a relay that delays each direction.
     let storeUrl = proxy.url;

@@ -35,9 +35,22 @@ export const STACK_POLICIES: PoliciesDocument = {
       ],
       ...STRICT,
     },
+    // The same bucket decided by the caller's clock (each isolate's Date.now()): bench/clocks.ts.
+    "acc-caller": {
+      limits: [
+        {
+          name: "burst",
+          capacity: ACCURACY_LIMIT.capacity,
+          refill: `${ACCURACY_LIMIT.refillPerSec}/s`,
+        },
+      ],
+      ...STRICT,
+      clock: "caller",
+    },
   },
   routes: [
     { path: "/bench/*", policy: "huge", key: "header:x-client" },
+    { path: "/acc-caller/*", policy: "acc-caller", key: "header:x-client" },
     { path: "/nolease/*", policy: "huge-no-lease", key: "header:x-client" },
     { path: "/acc/*", policy: "acc", key: "header:x-client" },
     { path: "/denied/*", policy: "tiny", key: "header:x-client" },

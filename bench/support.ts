@@ -115,7 +115,7 @@ export function buildWorker(): void {
  * the benchmark driver; stopped on Ctrl-C too. Resolves once it answers with Redis connected.
  *
  * @example
- * const proxy = await spawnProxy(redis.url, ["--strip-script-flags"]);
+ * const proxy = await spawnProxy(redis.url); // with --upstash-semantics, as everywhere
  * await proxy.stop();
  */
 export async function spawnProxy(redisUrl: string, extraFlags: string[] = []): Promise<ProxyProcess> {

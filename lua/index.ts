@@ -4,6 +4,7 @@ import { bucketKeys } from "./keys";
 import source from "./token_bucket.lua";
 
 export { bucketKeys, KEY_NAME_PATTERN, keyIdentity } from "./keys";
+export { forStockRedis, KEY_LOCKING_FLAG, shebangFlags } from "./shebang";
 
 /** The script's text, inlined from `token_bucket.lua` by the bundler (the file is the one source). */
 export const TOKEN_BUCKET_LUA: string = source;
@@ -14,6 +15,19 @@ export interface LimitSpec {
   capacity: number;
   refillTokens: number;
   refillIntervalMs: number;
+}
+
+/**
+ * Which clock decides a call. `store`: the store's `TIME` (one clock every isolate shares), or the
+ * caller's when the store refuses `TIME` in a script; `caller`: always the caller's (see docs/architecture.md
+ * for what a skew between callers costs).
+ */
+export type BucketClock = "store" | "caller";
+
+/** The clock a call offers the script: which to prefer, and the caller's time (Unix ms). */
+export interface ClockArgs {
+  use: BucketClock;
+  nowMs: number;
 }
 
 /** Why a limit (or the whole decision) said no. */
@@ -43,8 +57,10 @@ export interface BucketResult {
   deniedBy: string[];
   /** Milliseconds until every limit holds `cost` tokens (0 when allowed); `null` when it never will. */
   retryAfterMs: number | null;
-  /** Redis server time of the decision (Unix ms): the one clock every instance shares. */
+  /** Time of the decision (Unix ms) by the clock that decided it (see `clock`). */
   nowMs: number;
+  /** The clock that decided: the store's `TIME`, or the caller's (asked for, or the store refused `TIME`). */
+  clock: BucketClock;
   /** Tokens taken from every limit: the cost of each granted request, plus a lease's extra tokens; 0 when denied. */
   taken: number;
   /** How many of the call's requests got their tokens (a merged take decides several; see `encodeArgs`). */
@@ -86,25 +102,27 @@ export async function tokenBucketSha1(): Promise<string> {
 }
 
 /**
- * ARGV for the script: the cost, then capacity, refill tokens and interval of each limit, then a lease's
- * `want` and `refund` when there is one, then `count` when the call decides several requests of `cost`
- * at once (a merged take: the first `granted` of them get their tokens).
+ * ARGV for the script: the cost, then capacity, refill tokens and interval of each limit, then always the
+ * tail: a lease's `want` and `refund` (the cost and 0 without one), `count` (how many requests of `cost`
+ * the call decides: a merged take grants the first `granted` of them), the caller's clock and which clock
+ * to prefer.
  *
  * @example
  * encodeArgs(1, [{ name: "burst", capacity: 10, refillTokens: 5, refillIntervalMs: 1000 }]);
- * // ["1", "10", "5", "1000"]
- * encodeArgs(1, limits, undefined, 40); // [..., "1", "0", "40"]: up to 40 requests of cost 1
+ * // ["1", "10", "5", "1000", "1", "0", "1", "1733380000000", "store"]
+ * encodeArgs(1, limits, undefined, 40, { use: "caller", nowMs: Date.now() }); // up to 40 requests, caller's clock
  */
 export function encodeArgs(
   cost: number,
   limits: readonly LimitSpec[],
   lease?: LeaseArgs,
   count = 1,
+  clock: ClockArgs = { use: "store", nowMs: Date.now() },
 ): string[] {
   const args = [String(cost)];
   for (const l of limits) args.push(String(l.capacity), String(l.refillTokens), String(l.refillIntervalMs));
-  if (lease || count !== 1) args.push(String(lease?.want ?? cost), String(lease?.refund ?? 0));
-  if (count !== 1) args.push(String(count));
+  args.push(String(lease?.want ?? cost), String(lease?.refund ?? 0), String(count));
+  args.push(String(Math.floor(clock.nowMs)), clock.use);
   return args;
 }
 
@@ -120,10 +138,10 @@ function toInt(value: unknown): number {
  * foreign script under our SHA, never user input.
  *
  * @example
- * decodeReply([1, 1700000000000, 0, 9, 0, 200, 1, 1], limits).allowed; // true
+ * decodeReply([1, 1700000000000, 0, 9, 0, 200, 1, 1, 0], limits).allowed; // true
  */
 export function decodeReply(reply: unknown, limits: readonly LimitSpec[]): BucketResult {
-  if (!Array.isArray(reply) || reply.length !== 4 + 4 * limits.length) {
+  if (!Array.isArray(reply) || reply.length !== 5 + 4 * limits.length) {
     throw new Error(`token bucket reply: unexpected shape ${JSON.stringify(reply)}`);
   }
   const results: LimitResult[] = limits.map((spec, i) => {
@@ -146,8 +164,9 @@ export function decodeReply(reply: unknown, limits: readonly LimitSpec[]): Bucke
     deniedBy: denied.map((l) => l.name),
     retryAfterMs: never ? null : Math.max(0, ...denied.map((l) => l.retryAfterMs ?? 0)),
     nowMs: toInt(reply[1]),
-    taken: toInt(reply.at(-2)),
-    granted: toInt(reply.at(-1)),
+    taken: toInt(reply.at(-3)),
+    granted: toInt(reply.at(-2)),
+    clock: toInt(reply.at(-1)) === 0 ? "store" : "caller",
     limits: results,
   };
 }
@@ -167,11 +186,13 @@ export function isNoScript(error: unknown): boolean {
 /**
  * Runs the bucket for pre-built keys: EVALSHA, and EVAL when Redis lost its script cache (restart, SCRIPT FLUSH).
  * With `lease`, unspent tokens go back first and up to `lease.want` tokens are taken (see the script);
- * with `count`, the call decides that many requests of `cost` in one take.
+ * with `count`, the call decides that many requests of `cost` in one take; `clock` picks the clock (the
+ * store's by default, with the caller's `Date.now()` as the fallback).
  *
  * @example
  * const keys = await bucketKeys("erl", "203.0.113.7", "default", limits.map((l) => l.name));
  * const result = await runTokenBucket(redis, keys, limits, 1);
+ * result.clock; // "store"
  */
 export async function runTokenBucket(
   runner: ScriptRunner,
@@ -180,8 +201,9 @@ export async function runTokenBucket(
   cost: number,
   lease?: LeaseArgs,
   count = 1,
+  clock?: ClockArgs,
 ): Promise<BucketResult> {
-  const args = encodeArgs(cost, limits, lease, count);
+  const args = encodeArgs(cost, limits, lease, count, clock);
   const sha1 = await tokenBucketSha1();
   const reply = await runner.evalsha(sha1, keys, args).catch((error: unknown) => {
     if (isNoScript(error)) return runner.eval(TOKEN_BUCKET_LUA, keys, args);
@@ -202,7 +224,15 @@ export async function runTokenBucket(
  */
 export async function takeTokens(
   runner: ScriptRunner,
-  request: { prefix: string; identity: string; policy: string; limits: readonly LimitSpec[]; cost: number },
+  request: {
+    prefix: string;
+    identity: string;
+    policy: string;
+    limits: readonly LimitSpec[];
+    cost: number;
+    /** Default: the store's clock, the caller's `Date.now()` when the store refuses `TIME`. */
+    clock?: ClockArgs;
+  },
 ): Promise<BucketResult> {
   const keys = await bucketKeys(
     request.prefix,
@@ -210,5 +240,5 @@ export async function takeTokens(
     request.policy,
     request.limits.map((l) => l.name),
   );
-  return runTokenBucket(runner, keys, request.limits, request.cost);
+  return runTokenBucket(runner, keys, request.limits, request.cost, undefined, 1, request.clock);
 }

@@ -1,4 +1,7 @@
+#!lua flags=allow-key-locking
 -- Token bucket, several limits per call, all-or-nothing.
+-- The shebang's flag lets Upstash lock only the keys in KEYS (not the whole database): every key this
+-- script touches is in KEYS. Stock Redis 7.0 does not know the flag; see lua/shebang.ts.
 --
 -- KEYS[i]  one bucket per limit.
 -- ARGV[1]  cost: whole tokens to take from every limit (0 = inspect only).
@@ -12,16 +15,21 @@
 --   count   how many requests of `cost` this call decides (default 1): the first `granted` of them, in
 --           order, get their tokens, as if each had been its own call. A lease's extra is taken only when
 --           all `count` were granted.
+--   now_ms  the caller's clock (Unix ms), used when the store's TIME is not (see `clock`).
+--   clock   "store": Redis TIME, or the caller's `now_ms` when the store refuses TIME in a script;
+--           "caller": always `now_ms`. The reply says which clock decided.
 --
 -- Exactness: tokens are stored scaled by refill_interval_ms ("units"), so refilling adds
 -- elapsed_ms * refill_tokens units -- integer arithmetic only, no float drift over long periods.
--- Stored value: "<units> <timestamp_ms>". The clock is Redis TIME, never the caller's.
+-- Stored value: "<units> <timestamp_ms>". The stored stamp only moves forward, so callers whose clocks
+-- disagree by `skew` ms over- or under-admit at most ceil(skew * rate) tokens (docs/architecture.md).
 --
 -- Reply (integers only; Lua numbers are truncated on the way out):
---   { allowed (1|0), now_ms, per limit: status, remaining, retry_after_ms, reset_ms, taken, granted }
+--   { allowed (1|0), now_ms, per limit: status, remaining, retry_after_ms, reset_ms, taken, granted, clock }
 --   allowed: 1 when all `count` requests were granted
 --   taken: tokens taken from every limit (granted * cost, plus a lease's extra; 0 when none granted)
 --   granted: how many of the `count` requests got their tokens
+--   clock: 0 = the store's TIME decided, 1 = the caller's now_ms
 --   status, retry_after_ms: for the first request not granted (all 0 when every one was):
 --   status: 0 = has the tokens, 1 = not enough tokens now, 2 = cost exceeds capacity (never fits)
 --   retry_after_ms: until this limit holds `cost` tokens (0 when it does; -1 when it never can)
@@ -45,8 +53,9 @@ end
 local cost = whole(ARGV[1], "cost")
 if type(cost) == "table" then return cost end
 local plain = 1 + 3 * #KEYS
-if (#ARGV ~= plain and #ARGV ~= plain + 2 and #ARGV ~= plain + 3) or #KEYS == 0 then
-  return redis.error_reply("ERR token_bucket: expected 1 + 3 arguments per key (+ want, refund (+ count)), got " .. #ARGV .. " for " .. #KEYS .. " keys")
+local tail = #ARGV - plain
+if (tail ~= 0 and tail ~= 2 and tail ~= 3 and tail ~= 5) or #KEYS == 0 then
+  return redis.error_reply("ERR token_bucket: expected 1 + 3 arguments per key (+ want, refund (+ count (+ now_ms, clock))), got " .. #ARGV .. " for " .. #KEYS .. " keys")
 end
 local want, refund, count = cost, 0, 1
 if #ARGV >= plain + 2 then
@@ -58,7 +67,7 @@ if #ARGV >= plain + 2 then
     return redis.error_reply("ERR token_bucket: want must be >= cost")
   end
 end
-if #ARGV == plain + 3 then
+if tail >= 3 then
   count = whole(ARGV[plain + 3], "count")
   if type(count) == "table" then return count end
   if count < 1 then
@@ -66,8 +75,29 @@ if #ARGV == plain + 3 then
   end
 end
 
-local time = redis.call("TIME")
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local caller_now, clock = nil, "store"
+if tail == 5 then
+  caller_now = whole(ARGV[plain + 4], "now_ms")
+  if type(caller_now) == "table" then return caller_now end
+  clock = ARGV[plain + 5]
+  if clock ~= "store" and clock ~= "caller" then
+    return redis.error_reply("ERR token_bucket: clock must be store or caller, got " .. tostring(clock))
+  end
+end
+-- The store's clock is shared by every caller; a store that refuses TIME in a script (or a policy that
+-- says so) leaves the caller's, for this call only.
+local now
+if clock == "store" then
+  local ok, time = pcall(redis.call, "TIME")
+  if ok and type(time) == "table" and time[2] then
+    now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  elseif caller_now then
+    clock = "caller"
+  else
+    return redis.error_reply("ERR token_bucket: the store refused TIME and no caller clock was sent")
+  end
+end
+if clock == "caller" then now = caller_now end
 
 local limits = {}
 local allowed = 1
@@ -155,4 +185,5 @@ for i, l in ipairs(limits) do
 end
 reply[#reply + 1] = taken
 reply[#reply + 1] = granted
+reply[#reply + 1] = clock == "store" and 0 or 1
 return reply

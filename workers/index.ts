@@ -1,5 +1,13 @@
 /** @module The package's public API (`edge-rate-limiter`): the Hono middleware, the limiter, policies, headers. */
-export { type BucketResult, type LimitResult, type LimitSpec, type ScriptRunner, takeTokens } from "../lua";
+export {
+  type BucketClock,
+  type BucketResult,
+  forStockRedis,
+  type LimitResult,
+  type LimitSpec,
+  type ScriptRunner,
+  takeTokens,
+} from "../lua";
 export { type AppOptions, createApp } from "./app";
 export { bindingLimit, decisionHeaders, RATE_LIMIT_HEADERS } from "./headers";
 export { PROBLEM_TYPES } from "./http/problem";

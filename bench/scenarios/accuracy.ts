@@ -119,13 +119,13 @@ export function judgeKey(
 }
 
 /**
- * Many clients hammer `/acc/*` (C = 10, r = 2/s, keyed by `X-Client`) through NGINX to every instance
+ * Many clients hammer `/acc/*` (or `path`: `/acc-caller/x` decides by the caller's clock; C = 10, r = 2/s, keyed by `X-Client`) through NGINX to every instance
  * while wrk loads `/bench/*` on the same stack; each key's admissions are checked against C + r·t.
  *
  * @example
  * const result = await runAccuracy(ctx, stacks.on3);
  */
-export async function runAccuracy(ctx: BenchContext, stack: Stack): Promise<AccuracyResult> {
+export async function runAccuracy(ctx: BenchContext, stack: Stack, path = "/acc/x"): Promise<AccuracyResult> {
   const clients = ctx.quick ? 20 : 50;
   const seconds = ctx.quick ? 5 : 20;
   const { capacity, refillPerSec } = ACCURACY_LIMIT;
@@ -143,7 +143,7 @@ export async function runAccuracy(ctx: BenchContext, stack: Stack): Promise<Accu
   });
   const until = performance.now() + seconds * 1000;
   const keys = Array.from({ length: clients }, (_, i) => `acc-${run}-${i}`);
-  const perKey = await Promise.all(keys.map((key) => drive(`${stack.url}/acc/x`, key, until, statuses)));
+  const perKey = await Promise.all(keys.map((key) => drive(`${stack.url}${path}`, key, until, statuses)));
   const backgroundLoad = await background;
   const judged = keys.map((key, i) => judgeKey(key, perKey[i] ?? [], capacity, refillPerSec));
   const instancesSeen = [...new Set(perKey.flat().map((s) => s.servedBy))].sort();

@@ -79,7 +79,7 @@ export async function runColdStart(
   await mkdir(cache, { recursive: true });
   const dir = await mkdtemp(join(cache, "erl-bench-cold-"));
   const redis = await startRedis();
-  const proxy = await spawnProxy(redis.url, ["--strip-script-flags"]);
+  const proxy = await spawnProxy(redis.url);
   const stop = async () => {
     await proxy.stop();
     await redis.stop();

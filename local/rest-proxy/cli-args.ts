@@ -37,6 +37,15 @@ Options (environment variable in brackets):
                           EVAL / SCRIPT LOAD, and map EVALSHA of the original script's SHA1 to the
                           rewritten script's SHA1. Kept flags: no-writes, allow-oom, allow-stale,
                           no-cluster, allow-cross-slot-keys.
+  --upstash-semantics     emulate Upstash's script rules (on in the local stack and the tests): a script
+                          flagged allow-key-locking that touches a key not in KEYS, or runs a
+                          database-wide command (FLUSHDB, KEYS, SCAN, …), fails with an error; scripts
+                          without the flag (or inside /multi-exec) would take Upstash's global lock: they
+                          are counted in GET /metrics (proxy_script_calls_total{lock="global"|"key"})
+                          and named once in the log. EVALSHA of a script this proxy has not seen answers
+                          NOSCRIPT (the client sends it with EVAL). Implies --strip-script-flags
+  --refuse-script-time    with --upstash-semantics: TIME fails inside scripts, as on a store that forbids
+                          clock reads there (tests the limiter's fallback to the caller's clock)
   --help                  show this text
 
 Example:
@@ -103,6 +112,8 @@ export function parseCli(
         redisConnections: redisConnections.ok ? redisConnections.value : undefined,
         maxStreams: maxStreams.ok ? maxStreams.value : undefined,
         stripScriptFlags: values["strip-script-flags"] ?? false,
+        upstashSemantics: values["upstash-semantics"] ?? false,
+        refuseScriptTime: values["refuse-script-time"] ?? false,
       },
     },
   };
@@ -127,6 +138,8 @@ function parseFlags(argv: string[]) {
       "redis-connections": { type: "string" },
       "max-streams": { type: "string" },
       "strip-script-flags": { type: "boolean" },
+      "upstash-semantics": { type: "boolean" },
+      "refuse-script-time": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });

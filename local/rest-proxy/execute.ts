@@ -11,6 +11,7 @@ import { describeRedisError, encodeReply, isRedisReplyError } from "./encoding";
 import type { RedisBackend } from "./redis-backend";
 import { createScriptFlagRewriter, type RewrittenCommand } from "./script-flags";
 import { checkReadOnly } from "./tokens";
+import type { UpstashScripts } from "./upstash-scripts";
 
 /** A finished answer: HTTP status and the serialised JSON body. */
 export interface Answer {
@@ -48,13 +49,19 @@ function resultBody(reply: unknown, base64: boolean, override: string | undefine
  */
 export function createExecutor(
   backend: RedisBackend,
-  options: { allowAllCommands: boolean; stripScriptFlags: boolean; timeoutMs: number },
+  options: {
+    allowAllCommands: boolean;
+    stripScriptFlags: boolean;
+    timeoutMs: number;
+    /** --upstash-semantics: Upstash's script rules (they include stripping flags). */
+    scripts?: UpstashScripts | null;
+  },
 ): Executor {
   const { allowAllCommands, timeoutMs } = options;
-  const rewriter = options.stripScriptFlags ? createScriptFlagRewriter() : null;
+  const rewriter = options.scripts ?? (options.stripScriptFlags ? createScriptFlagRewriter() : null);
 
-  function prepare(command: RedisCommand): RewrittenCommand {
-    return rewriter ? rewriter.rewrite(command) : { command };
+  function prepare(command: RedisCommand, inTransaction = false): RewrittenCommand {
+    return rewriter ? rewriter.rewrite(command, inTransaction) : { command };
   }
 
   type Runner = (command: RedisCommand) => Promise<unknown>;
@@ -122,7 +129,7 @@ export function createExecutor(
         // A refused command refuses the whole transaction: running the rest would break atomicity.
         const allowed = permit(command, readOnly);
         if (!allowed.ok) return { status: allowed.status ?? 400, body: errorBody(allowed.error) };
-        prepared.push(prepare(command));
+        prepared.push(prepare(command, true));
       }
       try {
         const results = await backend.transaction(prepared.map((p) => p.command));

@@ -7,6 +7,7 @@ import { parsePathCommand, splitUrl } from "./path-commands";
 import type { RedisBackend } from "./redis-backend";
 import type { StreamHub, StreamKind } from "./sse";
 import { createAccessCheck } from "./tokens";
+import type { UpstashScripts } from "./upstash-scripts";
 
 type Kind = "single" | "pipeline" | "multiExec";
 
@@ -37,6 +38,7 @@ export function createHandler(
   executor: Executor,
   backend: RedisBackend,
   hub: StreamHub,
+  scripts: UpstashScripts | null = null,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const accessOf = createAccessCheck(options);
   const deadlineBody = JSON.stringify({
@@ -106,6 +108,7 @@ export function createHandler(
   /** A path-style command (`/get/k`, `/set/k/v/EX/100`) or an SSE subscription (`/subscribe/news`). */
   function handlePath(req: IncomingMessage, res: ServerResponse, path: string, query: string) {
     if (path === "/healthz") return handleHealth(req, res);
+    if (path === "/metrics" && scripts) return sendMetrics(req, res, scripts);
     const method = req.method ?? "GET";
     if (!PATH_COMMAND_METHODS.has(method)) {
       return sendError(res, 405, `ERR proxy: method ${method} not allowed, use GET, HEAD, POST or PUT`, {
@@ -148,6 +151,18 @@ export function createHandler(
       answerWithin(res, executor[kind](raw, base64, access === "read"));
     });
   };
+}
+
+/** `GET /metrics` with --upstash-semantics: the script calls by lock, no token needed (counts only). */
+function sendMetrics(req: IncomingMessage, res: ServerResponse, scripts: UpstashScripts): void {
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    sendError(res, 405, `ERR proxy: method ${req.method} not allowed on /metrics, use GET`, {
+      allow: "GET, HEAD",
+    });
+    return;
+  }
+  res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+  res.end(req.method === "HEAD" ? undefined : scripts.metrics());
 }
 
 function isBase64(req: IncomingMessage): boolean {

@@ -26,3 +26,5 @@ export { createScriptFlagRewriter, stripShebangFlags } from "./script-flags";
 export { createProxyServer, type ProxyServer, type RunningProxy, startProxy } from "./server";
 export { sseFrame } from "./sse";
 export { type Access, checkReadOnly, createAccessCheck, queryToken } from "./tokens";
+export { guardScript } from "./upstash-guard";
+export { createUpstashScripts, KEY_LOCKING_FLAG, type UpstashScripts } from "./upstash-scripts";

@@ -36,6 +36,14 @@ export interface ProxyOptions {
   redisConnections?: number;
   /** Strip shebang flags Redis 7.0 rejects from scripts and map EVALSHA hashes accordingly. */
   stripScriptFlags?: boolean;
+  /**
+   * Emulate Upstash's script semantics (local/rest-proxy/upstash-scripts.ts): `allow-key-locking` scripts
+   * may touch only KEYS, unflagged scripts are counted as taking the global lock (`GET /metrics`). Strips
+   * flags as `stripScriptFlags` does.
+   */
+  upstashSemantics?: boolean;
+  /** With `upstashSemantics`: `TIME` fails inside scripts, as on a store that forbids clock reads there. */
+  refuseScriptTime?: boolean;
   /** Where operational messages go (Redis outages, shutdown); default stderr. */
   log?: (line: string) => void;
 }
@@ -114,6 +122,9 @@ export function resolveProxyOptions(options: ProxyOptions): Result<ResolvedProxy
     positiveInteger(maxBodyBytes, "max body size") ??
     positiveInteger(redisConnections, "Redis connections");
   if (invalid) return { ok: false, error: invalid };
+  if (options.refuseScriptTime && !options.upstashSemantics) {
+    return { ok: false, error: "--refuse-script-time needs --upstash-semantics" };
+  }
   const redisUrl = options.redisUrl ?? DEFAULT_REDIS_URL;
   const redisCluster = options.redisCluster ?? [];
   let cluster: ClusterSeeds | null = null;
@@ -141,6 +152,8 @@ export function resolveProxyOptions(options: ProxyOptions): Result<ResolvedProxy
       maxBodyBytes,
       redisConnections,
       stripScriptFlags: options.stripScriptFlags ?? false,
+      upstashSemantics: options.upstashSemantics ?? false,
+      refuseScriptTime: options.refuseScriptTime ?? false,
       log: options.log ?? ((line) => console.error(line)),
     },
   };

@@ -57,7 +57,9 @@ export interface RewrittenCommand {
  * rewriter.rewrite({ name: "EVAL", spelled: "eval", args: ["#!lua flags=allow-key-locking\nreturn 1", "0"] });
  * // { command: { name: "EVAL", spelled: "eval", args: ["#!lua\nreturn 1", "0"] } }
  */
-export function createScriptFlagRewriter(): { rewrite(command: RedisCommand): RewrittenCommand } {
+export function createScriptFlagRewriter(): {
+  rewrite(command: RedisCommand, inTransaction?: boolean): RewrittenCommand;
+} {
   const shaMap = new Map<string, string>();
 
   function remember(original: string, rewritten: string): string {

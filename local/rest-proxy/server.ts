@@ -8,6 +8,7 @@ import { createHandler } from "./handler";
 import { type ProxyOptions, resolveProxyOptions } from "./options";
 import { createRedisBackend } from "./redis-backend";
 import { createStreamHub } from "./sse";
+import { createUpstashScripts } from "./upstash-scripts";
 
 /** A proxy that is listening. */
 export interface RunningProxy {
@@ -49,12 +50,15 @@ export function createProxyServer(options: ProxyOptions): Result<ProxyServer> {
         sharedConnections: settings.redisConnections,
         log: settings.log,
       });
-  const executor = createExecutor(backend, settings);
+  const scripts = settings.upstashSemantics
+    ? createUpstashScripts({ log: settings.log, refuseTime: settings.refuseScriptTime })
+    : null;
+  const executor = createExecutor(backend, { ...settings, scripts });
   const hub = createStreamHub(() => backend.subscriber(), {
     maxStreams: settings.maxStreams,
     timeoutMs: settings.timeoutMs,
   });
-  const handler = createHandler(settings, executor, backend, hub);
+  const handler = createHandler(settings, executor, backend, hub, scripts);
   const server = createServer({ keepAliveTimeout: 65_000 }, handler);
   let closing: Promise<void> | null = null;
 

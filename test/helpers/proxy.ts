@@ -6,8 +6,9 @@ export type TestProxy = ProxyProcess;
 
 /**
  * Starts the proxy for `redisUrl` with a fresh token (in its environment) on a free port and waits until
- * it answers HTTP (503 while Redis is down counts). `extra` are more CLI flags (e.g.
- * `["--strip-script-flags"]`); `options` pins the port and token, e.g. to restart a proxy in place.
+ * it answers HTTP (503 while Redis is down counts), with `--upstash-semantics` unless `options` says
+ * `upstashSemantics: false`. `extra` are more CLI flags (e.g. `["--refuse-script-time"]`); `options`
+ * pins the port and token, e.g. to restart a proxy in place.
  *
  * @example
  * const proxy = await startTestProxy(redis.url);
@@ -17,7 +18,7 @@ export type TestProxy = ProxyProcess;
 export function startTestProxy(
   redisUrl: string,
   extra: string[] = [],
-  options: { port?: number; token?: string } = {},
+  options: { port?: number; token?: string; upstashSemantics?: boolean } = {},
 ): Promise<TestProxy> {
   return startProxyProcess({ redisUrl, args: extra, ...options });
 }

@@ -55,3 +55,19 @@ export function byFailMode(
   const source = breaker ? "breaker" : open ? "fail_open" : "fail_closed";
   return { allowed: open, reason, source, shadowed: false, policy, cost, result: null };
 }
+
+/**
+ * `onError: "local"`: the isolate's local share decided while the store could not (`reason` says why);
+ * `result` is the local bucket's answer, so a denial carries `Retry-After` like any other.
+ *
+ * @example
+ * fromLocalShare(policy, 1, shares.take(policy, key, 1, Date.now()), "redis_unavailable");
+ */
+export function fromLocalShare(
+  policy: CompiledPolicy,
+  cost: number,
+  result: BucketResult,
+  reason: DecisionReason,
+): Decision {
+  return { allowed: result.allowed, reason, source: "fail_local", shadowed: false, policy, cost, result };
+}

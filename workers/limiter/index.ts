@@ -2,15 +2,17 @@
 import { bucketKeys, type LeaseArgs } from "../../lua";
 import { Metrics } from "../metrics";
 import type { CompiledPolicies, CompiledPolicy } from "../policies";
-import { byFailMode } from "./decision";
+import { byFailMode, fromLocalShare } from "./decision";
 import type { DispatchOptions } from "./dispatcher";
 import { LEASE_HORIZON_MS, type LeaseEntry } from "./lease";
 import { LocalAnswers } from "./local-answer";
+import { LocalShares } from "./local-share";
 import { StoreAccess, type WaitUntil } from "./store-access";
-import type { Decision, RedisLike } from "./types";
+import type { Decision, DecisionReason, RedisLike } from "./types";
 
 export { DeniedCache } from "./denied-cache";
 export { DISPATCH_DEFAULTS } from "./dispatcher";
+export { LocalShares, shareOf } from "./local-share";
 export { classifyStoreError } from "./store-call";
 export { BREAKER_COOLDOWN_MS, type BreakerState } from "./store-health";
 export type { Decision, DecisionReason, DecisionSource, RedisLike } from "./types";
@@ -65,6 +67,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
   let redis: RedisLike | undefined;
   const store = new StoreAccess(() => (redis ??= options.redis()), metrics, options.dispatch);
   const local = new LocalAnswers(metrics, options.deniedCacheSize);
+  const shares = new LocalShares(options.deniedCacheSize);
   const { prefix } = options.policies;
   const keyOf = (policy: CompiledPolicy, identity: string) => `${policy.name}\u0000${identity}`;
   const keysOf = (policy: CompiledPolicy, identity: string) =>
@@ -91,17 +94,39 @@ export function createLimiter(options: LimiterOptions): Limiter {
       return found.decision;
     }
     const admission = store.admit(now, policy);
-    if (admission === "skip") return byFailMode(policy, cost, "redis_unavailable", true);
+    if (admission === "skip") return failed(policy, key, found.entry, cost, "redis_unavailable", true);
     const keys = await keysOf(policy, identity);
     const lease = local.leaseArgs(found.entry, cost, now, policy);
     const outcome = await store.take(policy, keys, cost, lease, admission === "probe", hooks.waitUntil);
     local.leaseAnswered(found.entry, lease, cost);
     metrics.observeLatency(Date.now() - now);
-    if (!outcome.ok) return byFailMode(policy, cost, outcome.failure.reason, false);
+    if (!outcome.ok) return failed(policy, key, found.entry, cost, outcome.failure.reason, false);
+    metrics.inc("erl_bucket_clock_total", { clock: outcome.value.clock });
     if (lease?.refund)
       metrics.inc("erl_lease_tokens_total", { policy: policy.name, direction: "returned" }, lease.refund);
     leased(policy, keys, found.entry, outcome.value.allowed ? cost : 0, outcome.value, hooks);
     return local.decide(policy, key, found.entry, cost, outcome.value);
+  }
+
+  /**
+   * The store could not decide: `onError` does. With `local`, the key's leased tokens first (the store
+   * debited them), then the isolate's local share of every limit.
+   */
+  function failed(
+    policy: CompiledPolicy,
+    key: string,
+    entry: LeaseEntry | null,
+    cost: number,
+    reason: DecisionReason,
+    breaker: boolean,
+  ): Decision {
+    if (policy.onError !== "local") return byFailMode(policy, cost, reason, breaker);
+    const backed = local.spendBacked(policy, entry, cost, Date.now());
+    if (backed) return backed;
+    const decision = fromLocalShare(policy, cost, shares.take(policy, key, cost, Date.now()), reason);
+    const outcome = decision.allowed ? "allowed" : "denied";
+    metrics.inc("erl_local_share_total", { policy: policy.name, outcome });
+    return decision;
   }
 
   /** Tokens the store debited beyond `cost` join the lease; whatever is unspent when it expires goes back. */
@@ -115,6 +140,9 @@ export function createLimiter(options: LimiterOptions): Limiter {
   ): void {
     if (!entry || local.deposit(policy, entry, result, cost, Date.now()) === 0) return;
     const expiry = new Promise<void>((resolve) => setTimeout(resolve, LEASE_HORIZON_MS + 1)).then(() => {
+      // While the store is away, a local-share policy keeps its backed tokens to spend; the key's next
+      // store call gives back what is left.
+      if (policy.onError === "local" && store.health.state !== "closed") return;
       const refund = local.expired(entry, Date.now());
       if (refund > 0) leaseInBackground(policy, keys, entry, { want: 0, refund }, hooks);
     });
@@ -153,6 +181,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     },
     async reset(policy, identity) {
       local.forget(keyOf(policy, identity));
+      shares.forget(keyOf(policy, identity));
       await store.del(policy, await keysOf(policy, identity));
     },
   };

@@ -109,6 +109,16 @@ export class LocalAnswers {
     return fromBucket(policy, cost, result, false);
   }
 
+  /**
+   * Spends `cost` of the lease's tokens even past its expiry: while the store is unavailable they cannot
+   * go back, and the store debited every one of them, so spending them admits nothing unbacked.
+   */
+  spendBacked(policy: CompiledPolicy, entry: LeaseEntry | null, cost: number, now: number): Decision | null {
+    if (!entry || cost <= 0 || entry.tokens < cost) return null;
+    entry.tokens -= cost;
+    return fromLease(policy, cost, this.#leases.view(entry, now));
+  }
+
   /** Unspent tokens of `entry`'s expired lease, handed over once to be given back. */
   expired(entry: LeaseEntry, now: number): number {
     return this.#leases.takeExpired(entry, now);

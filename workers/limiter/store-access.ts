@@ -54,7 +54,7 @@ export class StoreAccess {
   ): Promise<StoreOutcome<BucketResult>> {
     const group = `${keys.join(" ")} ${cost}`;
     const limits = probe ? { timeoutMs: policy.timeoutMs, maxWaitMs: policy.timeoutMs } : policy;
-    const ask = { group, keys, limits: policy.limits, cost, lease };
+    const ask = { group, keys, limits: policy.limits, cost, lease, clock: policy.clock };
     const outcome = await this.#dispatcher.take(ask, limits, waitUntil);
     this.#metrics.set("erl_store_longest_silence_ms", {}, this.health.longestSilenceMs);
     if (!outcome.ok) this.#failed(policy, outcome.failure, probe);

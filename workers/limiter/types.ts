@@ -11,7 +11,8 @@ import type { CompiledPolicy } from "../policies";
  * - `redis_unavailable`: the breaker is open (the store was found unavailable moments ago), so the
  *   store was not asked.
  *
- * In the last three the policy's `onError` decided.
+ * In the last three the policy's `onError` decided (with `onError: "local"`, the isolate's local share or
+ * a lease's backed tokens: see `source`).
  */
 export type DecisionReason =
   | "allowed"
@@ -24,9 +25,17 @@ export type DecisionReason =
 /**
  * Where the answer came from: the store, a token this isolate leased from the store earlier, the
  * isolate's memory of denials, the open breaker (`onError`
- * without asking), or `onError` after a failed store call.
+ * without asking), `onError` after a failed store call, or (`onError: "local"`) the isolate's local share
+ * while the store is unavailable, asked or not.
  */
-export type DecisionSource = "redis" | "lease" | "denied_cache" | "breaker" | "fail_open" | "fail_closed";
+export type DecisionSource =
+  | "redis"
+  | "lease"
+  | "denied_cache"
+  | "breaker"
+  | "fail_open"
+  | "fail_closed"
+  | "fail_local";
 
 /** The outcome of one rate-limit check. */
 export interface Decision {

@@ -20,6 +20,10 @@ export interface CompiledPolicy {
   maxWaitMs: number;
   /** `auto`: hot keys spend leased tokens inside the isolate (see docs/configuration.md). */
   lease: ValidatedPolicy["lease"];
+  /** With `onError: "local"`: what one isolate may admit alone while the store is unavailable. */
+  localShare: ValidatedPolicy["localShare"];
+  /** The clock the bucket prefers (see `BucketClock`). */
+  clock: ValidatedPolicy["clock"];
 }
 
 /** A route: which requests it covers, the policy that limits them and where their identity comes from. */
@@ -103,6 +107,8 @@ function compilePolicy(name: string, policy: ValidatedPolicy): CompiledPolicy {
     timeoutMs: policy.timeoutMs,
     maxWaitMs: policy.maxWaitMs ?? Math.max(DEFAULT_MAX_WAIT_MS, policy.timeoutMs),
     lease: policy.lease,
+    localShare: policy.localShare,
+    clock: policy.clock,
   };
 }
 

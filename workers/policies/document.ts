@@ -10,10 +10,23 @@ export interface LimitDocument {
   capacity: number;
   refill: string;
 }
+/**
+ * The share of each limit an isolate may admit on its own while the store is unavailable (`onError:
+ * "local"`): a fraction of every limit (capacity and refill), or an absolute budget of tokens per isolate
+ * (each limit's capacity capped at it, its refill scaled alike).
+ */
+export type LocalShareDocument = number | { fraction: number } | { tokens: number };
+/** The local share once validated: the fraction of each limit's capacity and refill, or whole tokens. */
+export type LocalShare = { kind: "fraction"; fraction: number } | { kind: "tokens"; tokens: number };
+
 /** A policy as written: optional fields may be left out. */
 export interface PolicyDocument {
   limits: LimitDocument[];
-  onError?: "open" | "closed";
+  onError?: "open" | "closed" | "local";
+  /** Required with `onError: "local"`, refused otherwise. */
+  localShare?: LocalShareDocument;
+  /** Which clock decides: the store's `TIME` (default; the caller's when the store refuses it) or the caller's. */
+  clock?: "store" | "caller";
   mode?: "enforce" | "shadow";
   timeoutMs?: number;
   maxWaitMs?: number;
@@ -43,7 +56,9 @@ export interface ValidatedLimit {
 }
 export interface ValidatedPolicy {
   limits: ValidatedLimit[];
-  onError: "open" | "closed";
+  onError: "open" | "closed" | "local";
+  localShare: LocalShare | undefined;
+  clock: "store" | "caller";
   mode: "enforce" | "shadow";
   timeoutMs: number;
   /** Absent, it is DEFAULT_MAX_WAIT_MS or timeoutMs, whichever is longer (see compile.ts). */

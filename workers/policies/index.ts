@@ -20,6 +20,8 @@ export { DEFAULT_POLICIES, DEFAULT_POLICIES_JSON } from "./defaults";
 export { parseRefill, type RefillRate } from "./refill";
 export {
   type KeySource,
+  type LocalShare,
+  type LocalShareDocument,
   type PoliciesDocument,
   type PolicyDocument,
   type RouteDocument,

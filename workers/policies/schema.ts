@@ -3,6 +3,7 @@ import * as v from "valibot";
 import { KEY_NAME_PATTERN } from "../../lua/keys";
 import type {
   KeySource,
+  LocalShare,
   ValidatedLimit,
   ValidatedPoliciesDocument,
   ValidatedPolicy,
@@ -25,6 +26,8 @@ import {
 export type {
   KeySource,
   LimitDocument,
+  LocalShare,
+  LocalShareDocument,
   PoliciesDocument,
   PolicyDocument,
   RouteDocument,
@@ -145,6 +148,50 @@ function checkWaits(policy: Partial<ValidatedPolicy>, at: PropertyKey[], issues:
   });
 }
 
+const LOCAL_SHARE_REASON =
+  'is not a local share (expected a fraction of each limit, 0 < x <= 1, as a number or {"fraction": x}, or {"tokens": n} with a whole number of tokens per isolate, 1 to ' +
+  `${MAX_CAPACITY})`;
+
+/** `0.1`, `{"fraction": 0.1}` or `{"tokens": 5}`: what one isolate may admit alone while the store is away. */
+function localShare(input: unknown, at: PropertyKey[], issues: Issue[]): LocalShare | typeof INVALID {
+  const fraction =
+    typeof input === "number"
+      ? input
+      : typeof input === "object" && input !== null && Object.keys(input).join() === "fraction"
+        ? (input as { fraction: unknown }).fraction
+        : undefined;
+  if (typeof fraction === "number" && Number.isFinite(fraction) && fraction > 0 && fraction <= 1)
+    return { kind: "fraction", fraction };
+  const tokens =
+    typeof input === "object" && input !== null && Object.keys(input).join() === "tokens"
+      ? (input as { tokens: unknown }).tokens
+      : undefined;
+  if (typeof tokens === "number" && Number.isInteger(tokens) && tokens >= 1 && tokens <= MAX_CAPACITY)
+    return { kind: "tokens", tokens };
+  issues.push({ path: at, message: LOCAL_SHARE_REASON, kind: "value", abort: true });
+  return INVALID;
+}
+
+/** `onError: "local"` needs its share, and a share means nothing under another fail mode. */
+function checkLocalShare(policy: Partial<ValidatedPolicy>, at: PropertyKey[], issues: Issue[]): void {
+  if (policy.onError === undefined) return;
+  if (policy.onError === "local" && policy.localShare === undefined)
+    issues.push({
+      path: [...at, "onError"],
+      kind: "value",
+      abort: false,
+      message:
+        'needs "localShare" (e.g. 0.1, or {"tokens": 5}): what each isolate may admit alone while the store is unavailable',
+    });
+  if (policy.onError !== "local" && policy.localShare !== undefined)
+    issues.push({
+      path: [...at, "localShare"],
+      kind: "value",
+      abort: false,
+      message: `applies only with onError "local" (onError is "${policy.onError}")`,
+    });
+}
+
 function checkMix(list: ("*" | string | Invalid)[], at: PropertyKey[], issues: Issue[]): void {
   if (!list.includes("*") || list.length === 1) return;
   issues.push({
@@ -206,14 +253,22 @@ function documentRule(): Rule<ValidatedPoliciesDocument> {
         { min: 1, max: MAX_LIMITS, lengthReason: `must list 1 to ${MAX_LIMITS} limits` },
         checkUniqueNames,
       ),
-      onError: choice(["open", "closed"], "open"),
+      onError: optional(
+        leaf(v.picklist(["open", "closed", "local"]), 'is not "open", "closed" or "local"'),
+        "open",
+      ),
+      localShare: optional(localShare),
+      clock: choice(["store", "caller"], "store"),
       mode: choice(["enforce", "shadow"], "enforce"),
       timeoutMs: optional(integer(1, MAX_TIMEOUT_MS, timeout), DEFAULT_TIMEOUT_MS),
       maxWaitMs: optional(integer(1, MAX_WAIT_MS, `is not an integer from 1 to ${MAX_WAIT_MS}`)),
       lease: choice(["auto", "off"], "auto"),
     },
     OBJECT_REASON,
-    checkWaits,
+    function checkPolicy(value, at, issues) {
+      checkWaits(value, at, issues);
+      checkLocalShare(value, at, issues);
+    },
   );
   const route = strictObject<ValidatedRoute>(
     {

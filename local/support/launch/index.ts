@@ -97,8 +97,13 @@ export interface ProxyProcessOptions {
   port?: number;
   /** Default: 24 random bytes, hex. Handed over in `PROXY_TOKEN`, never on argv, so `ps` does not show it. */
   token?: string;
-  /** More proxy flags, e.g. `["--strip-script-flags"]`. */
+  /** More proxy flags, e.g. `["--refuse-script-time"]`. */
   args?: string[];
+  /**
+   * `--upstash-semantics` (default true): the local stack, the dev loop, the tests and the benchmarks all
+   * run the proxy with Upstash's script rules, so what would break on Upstash breaks here first.
+   */
+  upstashSemantics?: boolean;
   /**
    * `listening` (default): any answer from `/healthz` (503 while Redis is away); `redis`: 200, Redis is
    * connected (in cluster mode: the slot map is loaded).
@@ -124,7 +129,8 @@ export async function startProxyProcess(options: ProxyProcessOptions): Promise<P
   const target = options.redisCluster
     ? ["--redis-cluster", options.redisCluster.join(",")]
     : ["--redis", options.redisUrl as string];
-  const args = ["--port", String(port), ...target, ...(options.args ?? [])];
+  const semantics = options.upstashSemantics === false ? [] : ["--upstash-semantics"];
+  const args = ["--port", String(port), ...target, ...semantics, ...(options.args ?? [])];
   const healthy = answers(`${url}/healthz`, options.ready === "redis" ? [200] : undefined);
   const ours = acceptsToken(url, token);
   const ready = async () => (await ours()) && (await healthy());

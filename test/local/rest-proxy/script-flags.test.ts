@@ -33,8 +33,8 @@ describe("proxy with and without --strip-script-flags", () => {
   beforeAll(async () => {
     redis = await startRedis();
     [stripping, plain] = await Promise.all([
-      startTestProxy(redis.url, ["--strip-script-flags"]),
-      startTestProxy(redis.url),
+      startTestProxy(redis.url, ["--strip-script-flags"], { upstashSemantics: false }),
+      startTestProxy(redis.url, [], { upstashSemantics: false }),
     ]);
     direct = new IORedis(redis.url);
   });

@@ -65,6 +65,8 @@ describe("parsePolicies: the default document", () => {
       timeoutMs: 1000,
       maxWaitMs: 5000,
       lease: "auto",
+      localShare: undefined,
+      clock: "store",
     });
     const api = value.policies.get("api");
     expect(api && [api.onError, api.mode, api.timeoutMs, api.maxWaitMs]).toEqual([
@@ -132,6 +134,8 @@ describe("parsePolicies: the default document", () => {
       // Never below timeoutMs when left out.
       maxWaitMs: 10_000,
       lease: "off",
+      localShare: undefined,
+      clock: "store",
     });
     expect(out.routes[0]?.key).toEqual({ kind: "header", name: "x-client-id" });
     expect(out.routes[0]?.fallback).toEqual({ kind: "ip" });
@@ -213,7 +217,7 @@ describe("parsePolicies: errors name the field, the value and the reason", () =>
     ).toBe(
       [
         "policies.api.limits[0].burst: unknown field (expected one of: name, capacity, refill)",
-        "policies.api.onErorr: unknown field (expected one of: limits, onError, mode, timeoutMs, maxWaitMs, lease)",
+        "policies.api.onErorr: unknown field (expected one of: limits, onError, localShare, clock, mode, timeoutMs, maxWaitMs, lease)",
         "routes[0].methdos: unknown field (expected one of: path, methods, policy, key, fallback, cost)",
         "polices: unknown field (expected one of: prefix, policies, routes, cors)",
       ].join("; "),
@@ -313,11 +317,53 @@ describe("parsePolicies: errors name the field, the value and the reason", () =>
       [
         "policies.default.timeoutMs: 10001 is not an integer from 1 to 10000",
         "policies.default.maxWaitMs: 60001 is not an integer from 1 to 60000",
-        'policies.api.onError: "opne" is not "open" or "closed"',
+        'policies.api.onError: "opne" is not "open", "closed" or "local"',
         'policies.api.mode: "dry-run" is not "enforce" or "shadow"',
         "policies.api.timeoutMs: 0 is not an integer from 1 to 10000",
         'policies.api.lease: "always" is not "auto" or "off"',
       ].join("; "),
+    );
+  });
+
+  it('onError "local" with its localShare (fraction or tokens), and the clock', () => {
+    const parsed = compiled({
+      policies: {
+        a: { limits: [{ name: "b", capacity: 10, refill: "1/s" }], onError: "local", localShare: 0.25 },
+        b: {
+          limits: [{ name: "b", capacity: 10, refill: "1/s" }],
+          onError: "local",
+          localShare: { tokens: 3 },
+        },
+        c: { limits: [{ name: "b", capacity: 10, refill: "1/s" }], clock: "caller" },
+      },
+      routes: [],
+    });
+    expect(parsed.policies.get("a")?.localShare).toEqual({ kind: "fraction", fraction: 0.25 });
+    expect(parsed.policies.get("b")?.localShare).toEqual({ kind: "tokens", tokens: 3 });
+    expect(parsed.policies.get("c")?.clock).toBe("caller");
+    expect(
+      errorOf(
+        parseEdited((d) => {
+          d.policies.api.onError = "local";
+          d.policies.default.localShare = 0.5;
+        }),
+      ),
+    ).toBe(
+      [
+        'policies.default.localShare: 0.5 applies only with onError "local" (onError is "open")',
+        'policies.api.onError: "local" needs "localShare" (e.g. 0.1, or {"tokens": 5}): what each isolate may admit alone while the store is unavailable',
+      ].join("; "),
+    );
+    expect(
+      errorOf(
+        parseEdited((d) => {
+          d.policies.api.onError = "local";
+          d.policies.api.localShare = 1.5;
+          d.policies.default.clock = "client";
+        }),
+      ),
+    ).toMatch(
+      /policies\.default\.clock: "client" is not "store" or "caller".*policies\.api\.localShare: 1\.5 is not a local share/,
     );
   });
 

@@ -1,5 +1,6 @@
 /** @module What one store call carries: queued decisions merged per bucket into takes, sent in one pipeline, shared out. */
 import {
+  type BucketClock,
   type BucketResult,
   decodeReply,
   encodeArgs,
@@ -21,6 +22,8 @@ export interface Ask {
   readonly limits: readonly LimitSpec[];
   readonly cost: number;
   readonly lease?: LeaseArgs;
+  /** The clock its policy prefers (default `store`). */
+  readonly clock?: BucketClock;
   /** When the decision joined the queue (local clock, ms), with the isolate's stalls by then. */
   readonly queued: Mark;
   /** Set by the call that carried it, before that call's promise settles. */
@@ -45,6 +48,7 @@ export interface Take {
   readonly limits: readonly LimitSpec[];
   readonly cost: number;
   readonly lease?: LeaseArgs;
+  readonly clock?: BucketClock;
   readonly asks: Ask[];
 }
 
@@ -73,6 +77,7 @@ export function mergeTakes(asks: readonly Ask[]): Take[] {
         limits: ask.limits,
         cost: ask.cost,
         lease: ask.lease,
+        clock: ask.clock,
         asks: [ask],
       });
       continue;
@@ -87,7 +92,10 @@ export function mergeTakes(asks: readonly Ask[]): Take[] {
 }
 
 function argsOf(take: Take): string[] {
-  return encodeArgs(take.cost, take.limits, take.lease, take.asks.length);
+  return encodeArgs(take.cost, take.limits, take.lease, take.asks.length, {
+    use: take.clock ?? "store",
+    nowMs: Date.now(),
+  });
 }
 
 /** One take alone: EVALSHA, then EVAL when Redis lost its script cache. */
