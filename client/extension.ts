@@ -1,6 +1,11 @@
 /** @module Reads this project's `erl-refill` extension parameter: the only evidence the client accepts that a quota refills continuously. */
-import { REFILL_PARAMETER } from "../workers/headers";
 import type { BareItem } from "./structured-fields";
+
+/**
+ * The `RateLimit-Policy` parameter by which this project's edge says its quota refills continuously (an
+ * extension the drafts allow). Defined here, where the client must stand alone; the edge imports it.
+ */
+export const REFILL_PARAMETER = { key: "erl-refill", continuous: "continuous" } as const;
 
 /** How a server says its quota comes back: `continuous` (a token bucket), or `null` when it says nothing. */
 export type RefillClaim = "continuous" | null;

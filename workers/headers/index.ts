@@ -24,13 +24,9 @@ function windowSeconds(limit: LimitSpec): number {
   return Math.max(1, ceilSeconds((limit.capacity * limit.refillIntervalMs) / limit.refillTokens));
 }
 
-/**
- * Our extension parameter on `RateLimit-Policy` items, `erl-refill=continuous`: the quota refills
- * continuously (a token bucket, at least `q` per `w`), so a client may pace at q/w instead of waiting for
- * the `t` of `RateLimit`. The draft lets servers add parameters (vendor-prefixed when service-specific) and
- * tells recipients to ignore those they don't know; `edge-rate-limiter/client` reads this one.
- */
-export const REFILL_PARAMETER = { key: "erl-refill", continuous: "continuous" } as const;
+import { REFILL_PARAMETER } from "../../client/extension";
+
+export { REFILL_PARAMETER };
 
 /**
  * `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers-11, unchanged since -10): one item per limit, quota
