@@ -33,7 +33,7 @@ afterAll(async () => {
 });
 
 // The README's policy: "minute" 5 (refilled 5/m) and "day" 1000 (1000/d); a request costs 1.
-const POLICY_HEADER = '"minute";q=5;w=60, "day";q=1000;w=86400';
+const POLICY_HEADER = '"minute";q=5;w=60;erl-refill=continuous, "day";q=1000;w=86400;erl-refill=continuous';
 const QUOTA_EXCEEDED = "https://iana.org/assignments/http-problem-types#quota-exceeded";
 
 async function hello(server: RuntimeServer, key?: string) {

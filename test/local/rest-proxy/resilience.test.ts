@@ -83,13 +83,13 @@ describe("graceful shutdown", () => {
     const redis = await startRedis();
     const proxy = await startTestProxy(redis.url, ["--timeout-ms", "3000"]);
     try {
-      // A Lua busy-wait keeps the request in flight for ~300 ms.
+      // A Lua busy-wait keeps the request in flight for ~1 s: SIGTERM comes 400 ms in, however loaded the machine.
       const slow =
         "local t0 = redis.call('TIME') local start = t0[1] * 1e6 + t0[2] " +
-        "while true do local t = redis.call('TIME') if t[1] * 1e6 + t[2] - start > 300000 then break end end " +
+        "while true do local t = redis.call('TIME') if t[1] * 1e6 + t[2] - start > 1000000 then break end end " +
         "return 'done'";
       const inFlight = post(proxy, ["eval", slow, 0]);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, 400));
       proxy.process.child.kill("SIGTERM");
       expect(await inFlight).toMatchObject({ status: 200, body: { result: "done" } });
       expect(await proxy.process.exited).toBe(0);
