@@ -142,18 +142,30 @@ function skipMember(c: Cursor): void {
  * parseList('"burst";q=10;w=2, "day";q=1000;w=86400')[1]?.params.get("q"); // { type: "integer", value: 1000 }
  */
 export function parseList(text: string | null | undefined): ListItem[] {
-  if (!text) return [];
-  const c = new Cursor(text);
   const items: ListItem[] = [];
+  eachMember(text, function listMember(c) {
+    const value = parseBareItem(c);
+    const params = parseParams(c);
+    return () => items.push({ value, params });
+  });
+  return items;
+}
+
+/**
+ * Walks the comma-separated members of `text`: `parse` reads one member and returns how to keep it, which
+ * runs only when the member ends cleanly. A malformed member is skipped, and the walk goes on.
+ */
+function eachMember(text: string | null | undefined, parse: (c: Cursor) => () => void): void {
+  if (!text) return;
+  const c = new Cursor(text);
   c.skip(/[ \t]/);
   while (!c.done()) {
     const start = c.pos;
     try {
-      const value = parseBareItem(c);
-      const params = parseParams(c);
+      const keep = parse(c);
       c.skip(/[ \t]/);
       if (!c.done() && c.peek() !== ",") fail();
-      items.push({ value, params });
+      keep();
     } catch (error) {
       if (!(error instanceof Malformed)) throw error;
       c.pos = start;
@@ -162,7 +174,6 @@ export function parseList(text: string | null | undefined): ListItem[] {
     if (c.peek() === ",") c.pos++;
     c.skip(/[ \t]/);
   }
-  return items;
 }
 
 /**
@@ -175,32 +186,18 @@ export function parseList(text: string | null | undefined): ListItem[] {
  */
 export function parseDictionary(text: string | null | undefined): Map<string, ListItem> {
   const members = new Map<string, ListItem>();
-  if (!text) return members;
-  const c = new Cursor(text);
-  c.skip(/[ \t]/);
-  while (!c.done()) {
-    const start = c.pos;
-    try {
-      if (!KEY_START.test(c.peek())) fail();
-      const keyStart = c.pos;
-      c.skip(KEY_CHAR);
-      const key = c.text.slice(keyStart, c.pos);
-      let value: BareItem = { type: "boolean", value: true };
-      if (c.peek() === "=") {
-        c.pos++;
-        value = parseBareItem(c);
-      }
-      const params = parseParams(c);
-      c.skip(/[ \t]/);
-      if (!c.done() && c.peek() !== ",") fail();
-      members.set(key, { value, params });
-    } catch (error) {
-      if (!(error instanceof Malformed)) throw error;
-      c.pos = start;
-      skipMember(c);
+  eachMember(text, function dictionaryMember(c) {
+    if (!KEY_START.test(c.peek())) fail();
+    const keyStart = c.pos;
+    c.skip(KEY_CHAR);
+    const key = c.text.slice(keyStart, c.pos);
+    let value: BareItem = { type: "boolean", value: true };
+    if (c.peek() === "=") {
+      c.pos++;
+      value = parseBareItem(c);
     }
-    if (c.peek() === ",") c.pos++;
-    c.skip(/[ \t]/);
-  }
+    const params = parseParams(c);
+    return () => members.set(key, { value, params });
+  });
   return members;
 }
