@@ -8,11 +8,12 @@ const DENIED_FOR_MS = 3_600_000;
 
 /**
  * The script's reply for one EVALSHA command (`["evalsha", sha, nKeys, ...keys, ...args]`), in the
- * layout of lua/token_bucket.lua: `[allowed, nowMs, per limit: status, remaining, retryMs, resetMs, taken, granted]`.
+ * layout of lua/token_bucket.lua: `[allowed, nowMs, per limit: status, remaining, retryMs, resetMs, taken, granted, clock]` (clock 0: the
+ * store's).
  *
  * @example
  * bucketReply(["evalsha", "ab", "1", "erl:{k}:api:second", "1", "10", "5", "1000"], 0);
- * // [1, 0, 0, 9, 0, 200, 1, 1]
+ * // [1, 0, 0, 9, 0, 200, 1, 1, 0]
  */
 export function bucketReply(command: readonly string[], nowMs: number): number[] {
   const nKeys = Number(command[2]);
@@ -30,7 +31,7 @@ export function bucketReply(command: readonly string[], nowMs: number): number[]
     if (denied) reply.push(i === 0 ? 1 : 0, 0, i === 0 ? DENIED_FOR_MS : 0, DENIED_FOR_MS);
     else reply.push(0, Math.max(0, capacity - taken), 0, 1000);
   }
-  reply.push(taken, denied ? 0 : count);
+  reply.push(taken, denied ? 0 : count, 0);
   return reply;
 }
 
