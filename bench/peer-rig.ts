@@ -6,6 +6,7 @@ import { build } from "esbuild";
 import { Redis as IoRedis } from "ioredis";
 import { startEdge } from "../local/stack";
 import { REPO_ROOT, startRedis } from "../local/support";
+import { luaAsTextForEsbuild } from "../local/support/lua-loader/vite";
 import { startDelayRelay } from "./delay-relay";
 import { onInterrupt, spawnProxy } from "./support";
 
@@ -36,7 +37,8 @@ export async function bundlePeerWorker(outdir: string): Promise<string> {
     platform: "browser",
     conditions: ["workerd", "worker", "browser"],
     target: "es2022",
-    loader: { ".lua": "text" },
+    // The Lua as the package ships it (minified), as every suite runs it.
+    plugins: [luaAsTextForEsbuild()],
     logLevel: "warning",
   });
   return outfile;

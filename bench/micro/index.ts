@@ -2,6 +2,7 @@
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { Miniflare } from "miniflare";
+import { luaAsTextForEsbuild } from "../../local/support/lua-loader/vite";
 import { type BenchContext, median } from "../support";
 import { CONFIGS, type MicroConfig, type RunReport } from "./configs";
 
@@ -45,7 +46,8 @@ async function bundle(entry: string): Promise<string> {
     platform: "browser",
     conditions: ["workerd", "worker", "browser"],
     target: "es2022",
-    loader: { ".lua": "text" },
+    // The Lua as the package ships it (minified), as every suite runs it.
+    plugins: [luaAsTextForEsbuild()],
     write: false,
     logLevel: "warning",
   });
