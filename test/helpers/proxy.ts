@@ -6,8 +6,10 @@ export type TestProxy = ProxyProcess;
 
 /**
  * Starts the proxy for `redisUrl` with a fresh token (in its environment) on a free port and waits until
- * it answers HTTP (503 while Redis is down counts), with `--upstash-semantics` unless `options` says
- * `upstashSemantics: false`. `extra` are more CLI flags (e.g. `["--refuse-script-time"]`); `options`
+ * its `/healthz` says Redis is connected (with `ready: "listening"`: until it answers HTTP at all, for a
+ * Redis that is not there), with `--upstash-semantics` unless `options` says `upstashSemantics: false`.
+ * The proxy listens before its Redis connection is up, and on a loaded machine a first command sent in
+ * between gets a 503: a test that expects the store must not race that. `extra` are more CLI flags (e.g. `["--refuse-script-time"]`); `options`
  * pins the port and token, e.g. to restart a proxy in place.
  *
  * @example
@@ -18,9 +20,9 @@ export type TestProxy = ProxyProcess;
 export function startTestProxy(
   redisUrl: string,
   extra: string[] = [],
-  options: { port?: number; token?: string; upstashSemantics?: boolean } = {},
+  options: { port?: number; token?: string; upstashSemantics?: boolean; ready?: "listening" | "redis" } = {},
 ): Promise<TestProxy> {
-  return startProxyProcess({ redisUrl, args: extra, ...options });
+  return startProxyProcess({ redisUrl, args: extra, ready: "redis", ...options });
 }
 
 export interface Posted {

@@ -77,6 +77,9 @@ export async function startRedisCluster(
       ...["--cluster-enabled", "yes", "--cluster-config-file", `nodes-${port}.conf`],
       ...["--cluster-node-timeout", String(nodeTimeoutMs), "--cluster-require-full-coverage", "no"],
       ...["--cluster-replica-validity-factor", "0", "--save", "", "--appendonly", "no"],
+      // The nodes share one directory. A replica's full sync writes the snapshot to its dbfilename and loads
+      // it from there: with one dump.rdb for all, replicas syncing at once could load each other's.
+      ...["--dbfilename", `dump-${port}.rdb`],
     ];
     const child = spawnManaged(`redis-${port}`, server, args);
     processes.set(port, child);

@@ -1,6 +1,6 @@
 /** @module Killing the master that owns a bucket's slot: fail modes during the failover, exact counts after it. */
 import { Redis } from "@upstash/redis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type EdgeInstance, startEdge } from "../../../local/stack";
 import {
   type NodeInfo,
@@ -63,6 +63,13 @@ beforeAll(async () => {
     },
   });
 }, 90_000);
+
+// A test that fails before bringing its victim back must not fail the next one with it.
+afterEach(async () => {
+  const down = (await cluster.topology()).filter((n) => n.failing && !n.connected);
+  for (const node of down) await cluster.restartNode(node.port).catch(() => undefined);
+  await cluster.waitHealthy();
+});
 
 afterAll(async () => {
   await edge?.stop();
@@ -129,6 +136,7 @@ describe("failover of the master that owns a bucket", () => {
 
     for (let i = 0; i < 10; i++) expect((await take(countedId as string, COUNTED, 1)).allowed).toBe(true);
     await replicated(victim.port, replica.port);
+    const replicaBefore = String(await queryNode(replica.port, "INFO", "replication"));
 
     const samples: Record<"victim" | "bystander" | "open" | "closed", Sample[]> = {
       victim: [],
@@ -204,7 +212,11 @@ describe("failover of the master that owns a bucket", () => {
     const promoted = (await cluster.topology()).find((n) => n.port === replica.port);
     expect(promoted?.role).toBe("master");
     // The 10 tokens taken before the kill were replicated: the count continues instead of restarting full.
-    expect((await take(countedId as string, COUNTED, 0)).limits[0]?.remaining).toBe(40);
+    const afterwards = String(await queryNode(replica.port, "INFO", "replication"));
+    expect(
+      (await take(countedId as string, COUNTED, 0)).limits[0]?.remaining,
+      `replica before the kill:\n${replicaBefore}\npromoted:\n${afterwards}`,
+    ).toBe(40);
     const burst = await Promise.all(Array.from({ length: 100 }, () => take(countedId as string, COUNTED, 1)));
     expect(burst.filter((r) => r.allowed).length).toBe(40);
 

@@ -103,7 +103,9 @@ describe("graceful shutdown", () => {
 
 describe("Redis never there", () => {
   it("listens anyway and answers 503 JSON at once: to commands, pipelines and /healthz", async () => {
-    const proxy = await startTestProxy(`redis://127.0.0.1:${await freePort()}`, ["--timeout-ms", "5000"]);
+    const proxy = await startTestProxy(`redis://127.0.0.1:${await freePort()}`, ["--timeout-ms", "5000"], {
+      ready: "listening",
+    });
     try {
       const single = await post(proxy, ["get", "k"]);
       expect(single.status).toBe(503);
