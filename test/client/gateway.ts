@@ -6,6 +6,7 @@ import { startNginx } from "../../local/stack";
 import { freePort } from "../../local/support";
 import { DEMO_POLICIES, DEMO_ROUTES } from "../../local/tools";
 import type { EdgeStack } from "../helpers/edge-stack";
+import { getFresh } from "../helpers/load";
 
 export interface Gateway {
   url: string;
@@ -47,7 +48,7 @@ export async function serverAllowed(stack: EdgeStack, policy: string): Promise<n
 async function sumMetric(stack: EdgeStack, policy: string, outcome: string): Promise<number> {
   let total = 0;
   for (const edge of stack.edges) {
-    const text = await (await fetch(`${edge.url}/metrics`)).text();
+    const text = await (await getFresh(`${edge.url}/metrics`)).text();
     for (const line of text.split("\n")) {
       if (!line.startsWith("erl_decisions_total{")) continue;
       if (line.includes(`policy="${policy}"`) && line.includes(`outcome="${outcome}"`)) {

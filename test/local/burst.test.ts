@@ -7,6 +7,7 @@ import { type Stack, startStack } from "../../local/stack";
 import { bucketKeys, runTokenBucket } from "../../lua";
 import { ioredisRunner } from "../../lua/ioredis";
 import { DEFAULT_TIMEOUT_MS } from "../../workers/policies/schema";
+import { getFresh } from "../helpers/load";
 
 const CHECK_TOKEN = "burst-check-token";
 // No timeoutMs, maxWaitMs or onError anywhere: the documented defaults must hold every burst.
@@ -100,7 +101,7 @@ async function remaining(keys: readonly string[], via: Via): Promise<number[]> {
 async function silences(): Promise<number[]> {
   return Promise.all(
     stack.edgeUrls.map(async (edge) => {
-      const text = await (await fetch(`${edge}/metrics`)).text();
+      const text = await (await getFresh(`${edge}/metrics`)).text();
       const line = text.split("\n").find((l) => l.startsWith("erl_store_longest_silence_ms"));
       return Number(line?.split(" ").at(-1));
     }),
@@ -110,7 +111,7 @@ async function silences(): Promise<number[]> {
 async function sum(metric: string, match: string): Promise<number> {
   let total = 0;
   for (const edge of stack.edgeUrls) {
-    const text = await (await fetch(`${edge}/metrics`)).text();
+    const text = await (await getFresh(`${edge}/metrics`)).text();
     for (const line of text.split("\n"))
       if (line.startsWith(`${metric}{`) && line.includes(match)) total += Number(line.split(" ").at(-1));
   }

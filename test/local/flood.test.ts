@@ -6,7 +6,7 @@ import { pingRedis } from "../../local/support";
 import { bucketKeys, runTokenBucket } from "../../lua";
 import { ioredisRunner } from "../../lua/ioredis";
 import { DEFAULT_TIMEOUT_MS } from "../../workers/policies/schema";
-import { type Sample, sleep, startLoad } from "../helpers/load";
+import { getFresh, type Sample, sleep, startLoad } from "../helpers/load";
 
 const CHECK_TOKEN = "flood-check-token";
 const fifty = { name: "burst", capacity: 50, refill: "1/h" };
@@ -34,7 +34,7 @@ beforeAll(async () => {
 afterAll(async () => {
   // How close the flood came to the default timeoutMs: the figure operators size it from.
   for (const edge of stack?.edgeUrls ?? []) {
-    const text = await (await fetch(`${edge}/metrics`)).text();
+    const text = await (await getFresh(`${edge}/metrics`)).text();
     console.log(`${edge}: ${text.split("\n").find((l) => l.startsWith("erl_store_longest_silence_ms"))}`);
   }
   raw?.disconnect();
@@ -153,7 +153,7 @@ const HUNG_REASONS: Record<Part, string[]> = {
 async function halfOpens(): Promise<number> {
   let sum = 0;
   for (const edge of stack.edgeUrls) {
-    const text = await (await fetch(`${edge}/metrics`)).text();
+    const text = await (await getFresh(`${edge}/metrics`)).text();
     const line = text
       .split("\n")
       .find((l) => l.startsWith("erl_breaker_transitions_total{") && l.includes('to="half_open"'));

@@ -6,7 +6,7 @@ import { bucketKeys, runTokenBucket } from "../../lua";
 import { ioredisRunner } from "../../lua/ioredis";
 import { LEASE_HORIZON_MS, MAX_LEASE } from "../../workers/limiter/lease";
 import { workerdPids } from "../helpers/launcher";
-import { type Sample, sleep, startLoad } from "../helpers/load";
+import { getFresh, type Sample, sleep, startLoad } from "../helpers/load";
 
 const CAPACITY = 4000;
 // One token an hour: nothing refills during a test, so tokens are conserved exactly.
@@ -38,7 +38,7 @@ async function inBucket(client: string): Promise<number> {
 async function metricSum(name: string, match: string): Promise<number> {
   let sum = 0;
   for (const url of stack.edgeUrls) {
-    const text = await (await fetch(`${url}/metrics`)).text();
+    const text = await (await getFresh(`${url}/metrics`)).text();
     for (const line of text.split("\n"))
       if (line.startsWith(name) && line.includes(match)) sum += Number(line.split(" ").at(-1));
   }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RATE_LIMIT_HEADERS } from "../../workers/headers";
 import { type EdgeStack, getAs, startEdgeStack } from "../helpers/edge-stack";
+import { getFresh } from "../helpers/load";
 import { TEST_ORIGIN, TEST_POLICIES } from "../helpers/policies";
 
 let stack: EdgeStack;
@@ -64,7 +65,7 @@ describe("denied cache", () => {
       expect(Number(res.headers.get("Retry-After"))).toBeGreaterThanOrEqual(59);
     }
     expect(await stack.scriptCalls()).toBe(before + 1);
-    const metrics = await (await fetch(`${stack.url}/metrics`)).text();
+    const metrics = await (await getFresh(`${stack.url}/metrics`)).text();
     expect(metrics).toContain('erl_denied_cache_hits_total{instance="edge-1",policy="slow"} 20');
     // Another identity still reaches Redis.
     expect((await getAs(`${stack.url}/slow/c`, "192.0.2.10")).status).toBe(200);

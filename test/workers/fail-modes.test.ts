@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startRedis } from "../../local/support";
 import { type EdgeStack, getAs, startEdgeStack } from "../helpers/edge-stack";
-import { sleep } from "../helpers/load";
+import { getFresh, sleep } from "../helpers/load";
 import { TEST_POLICIES } from "../helpers/policies";
 import { startTestProxy } from "../helpers/proxy";
 
@@ -27,7 +27,7 @@ async function timed(path: string, ip: string) {
 }
 
 async function metric(line: string): Promise<number> {
-  const text = await (await fetch(`${stack.url}/metrics`)).text();
+  const text = await (await getFresh(`${stack.url}/metrics`)).text();
   const found = text.split("\n").find((l) => l.startsWith(`${line} `));
   return found ? Number(found.split(" ").at(-1)) : 0;
 }

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEdge } from "../../local/stack";
 import { freePort } from "../../local/support";
 import { type EdgeStack, getAs, startEdgeStack } from "../helpers/edge-stack";
+import { getFresh } from "../helpers/load";
 import { TEST_POLICIES } from "../helpers/policies";
 
 let stack: EdgeStack;
@@ -187,7 +188,7 @@ describe("limited requests forwarded upstream", () => {
     }
     expect(statuses).toEqual([201, 201, 201, 201]);
     expect(reasons).toEqual(["allowed", "allowed", "shadow:limit_exceeded", "shadow:limit_exceeded"]);
-    const metrics = await (await fetch(`${stack.url}/metrics`)).text();
+    const metrics = await (await getFresh(`${stack.url}/metrics`)).text();
     expect(metrics).toContain(
       'erl_decisions_total{instance="edge-1",policy="shadow",outcome="shadow_limit_exceeded",source="redis"} 1',
     );

@@ -4,7 +4,7 @@ import type { Metrics } from "../../metrics";
 import type { StoreFailure, StoreOutcome, WaitLimits } from "../store-call";
 import type { StoreHealth } from "../store-health";
 import type { RedisLike } from "../types";
-import { type Alarm, type Mark, StallClock } from "./stall";
+import { type Mark, StallClock } from "./stall";
 import { type Ask, type Flight, fail, mergeTakes, runTakes, settle } from "./takes";
 
 export type { Ask } from "./takes";
@@ -82,7 +82,6 @@ export class StoreDispatcher {
     this.#stall.arrived();
     let retried = false;
     let mine: Flight | undefined;
-    let alarm: Alarm | undefined;
     for (;;) {
       if (ask.outcome) return this.#finish(ask);
       if (ask.carrier?.done) {
@@ -94,7 +93,6 @@ export class StoreDispatcher {
         continue;
       }
       const now = Date.now();
-      if (alarm && now >= alarm.dueMs) this.#stall.observe(alarm, now);
       const stop = this.#deadline(ask, limits, now);
       if (stop) return this.#finish(ask, stop);
       if (!ask.carrier) mine = this.#launchIfFree(ask, waitUntil) ?? mine;
@@ -106,8 +104,9 @@ export class StoreDispatcher {
         this.#nextCheckMs(ask, limits, now),
         mine && !mine.done ? TICK_MS : Number.POSITIVE_INFINITY,
       );
-      alarm = this.#stall.alarm(now + waitMs);
+      const alarm = this.#stall.alarm(now + waitMs);
       await wake(target?.promise, waitMs);
+      this.#stall.settle(alarm, Date.now());
     }
   }
 
@@ -226,6 +225,7 @@ export class StoreDispatcher {
   #answered(flight: Flight): void {
     const now = Date.now();
     const since = this.#lastAnswer.atMs > flight.started.atMs ? this.#lastAnswer : flight.started;
+    this.#stall.catchUp(since.atMs, now);
     this.#health.answered(now, flight.started.atMs, this.#stall.since(since, now));
     this.#lastAnswer = this.#stall.mark(now);
     this.#metrics.set("erl_edge_stalled_ms", {}, this.#stall.totalMs);
@@ -247,6 +247,7 @@ export class StoreDispatcher {
   /** Leaves the queue (a decision that gave up is never sent) and answers. */
   #finish(ask: Ask, failure?: StoreFailure): StoreOutcome<BucketResult> {
     this.#queue.delete(ask);
+    this.#stall.arrived();
     const carrier = ask.carrier;
     // A call nobody waits for any more holds no slot: a hung exchange must not wedge the isolate.
     if (carrier && !carrier.done && --carrier.waiting === 0) this.#release(carrier);

@@ -47,4 +47,28 @@ describe("StallClock", () => {
     expect(stall.since(mark, 1400)).toBe(400 - (300 - BEHIND_MS));
     expect(stall.since(stall.mark(1400), 1450)).toBe(50);
   });
+
+  it("counts a stall still waited out when the answer is read first, and forgets waits an answer ended early", () => {
+    const stall = new StallClock();
+    // A wait ended by an answer before its timer was due leaves nothing behind.
+    stall.settle(lateAlarm(stall, 100), 90);
+    stall.catchUp(0, 500);
+    expect(stall.totalMs).toBe(0);
+    // The answer is read at 300, before the callback of the timer due at 200 runs.
+    const overdue = lateAlarm(stall, 200);
+    stall.catchUp(150, 300);
+    expect(stall.totalMs).toBe(100 - BEHIND_MS);
+    // Its callback then runs at 310: only the 10 ms after the answer are added.
+    stall.settle(overdue, 310);
+    expect(stall.totalMs).toBe(105);
+  });
+
+  it("drops waits that fell due before the span measured: their requests went away", () => {
+    const stall = new StallClock();
+    lateAlarm(stall, 100);
+    stall.catchUp(200, 900);
+    expect(stall.totalMs).toBe(0);
+    stall.catchUp(0, 900);
+    expect(stall.totalMs).toBe(0);
+  });
 });
