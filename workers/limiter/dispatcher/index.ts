@@ -48,6 +48,12 @@ export class StoreDispatcher {
   readonly #stall = new StallClock();
   /** The store's last answer to any call of this isolate. */
   #lastAnswer: Mark = { atMs: Number.NEGATIVE_INFINITY, stallMs: 0 };
+  /**
+   * Since when the store owes this isolate an answer: the first call sent after its last answer (or that
+   * answer, when calls were still in flight). Undefined when nothing is owed. A call given up by every
+   * decision it carried leaves the debt standing: the next call does not start the silence afresh.
+   */
+  #owedSince: Mark | undefined;
 
   readonly #client: () => RedisLike;
   readonly #health: StoreHealth;
@@ -130,16 +136,14 @@ export class StoreDispatcher {
   }
 
   /**
-   * Since when the store has left this decision without news: calls are in flight and none has answered
-   * since the oldest of them left (or since this decision arrived, whichever is later). Undefined when no
-   * call is in flight: waiting for a slot is queueing, not silence.
+   * Since when the store has left this decision without news: since it began to owe the isolate an answer
+   * (or since this decision arrived, whichever is later). Undefined when nothing is owed: waiting for a
+   * slot while no call is out is queueing, not silence.
    */
   #silentSince(ask: Ask): Mark | undefined {
-    const oldest = this.#oldest();
-    if (!oldest) return undefined;
-    let since = oldest.started;
-    for (const mark of [this.#lastAnswer, ask.queued]) if (mark.atMs > since.atMs) since = mark;
-    return since;
+    const owed = this.#owedSince;
+    if (!owed) return undefined;
+    return ask.queued.atMs > owed.atMs ? ask.queued : owed;
   }
 
   #oldest(): Flight | undefined {
@@ -176,6 +180,7 @@ export class StoreDispatcher {
   /** Starts one call for `batch` from this request's context; the caller awaits it. */
   #launch(batch: Ask[], waitUntil?: (promise: Promise<unknown>) => void): Flight {
     const started = this.#stall.mark(Date.now());
+    this.#owedSince ??= started;
     const takes = mergeTakes(batch);
     const groups = new Set(batch.map((a) => a.group));
     const flight: Flight = {
@@ -228,6 +233,8 @@ export class StoreDispatcher {
     this.#stall.catchUp(since.atMs, now);
     this.#health.answered(now, flight.started.atMs, this.#stall.since(since, now));
     this.#lastAnswer = this.#stall.mark(now);
+    const othersOut = this.#flights.size - (this.#flights.has(flight) ? 1 : 0);
+    this.#owedSince = othersOut > 0 ? this.#lastAnswer : undefined;
     this.#metrics.set("erl_edge_stalled_ms", {}, this.#stall.totalMs);
   }
 
