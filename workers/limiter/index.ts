@@ -26,7 +26,7 @@ export interface LimiterOptions {
   /** Bound on remembered denials and leased keys per isolate (default 10 000). */
   deniedCacheSize?: number;
   /**
-   * The isolate's conversation with the store: at most `maxInFlight` calls at once (default 4), each
+   * The isolate's conversation with the store: at most `maxInFlight` calls at once (default 2), each
    * carrying up to `maxTakesPerCall` buckets' takes (default 128). See docs/configuration.md.
    */
   dispatch?: DispatchOptions;
