@@ -6,6 +6,13 @@ const PACKAGE = "^(workers|client|lua)/";
 module.exports = {
   forbidden: [
     {
+      name: "no-circular",
+      comment: "No import circle anywhere (bench and tests included): a reader follows imports one way.",
+      severity: "error",
+      from: {},
+      to: { circular: true },
+    },
+    {
       name: "package-not-to-node",
       comment:
         "workers/, client/ and lua/ run on workerd, Vercel Edge, Deno, Bun and browsers: no Node built-ins.",
