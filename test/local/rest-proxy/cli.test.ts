@@ -108,6 +108,7 @@ describe("rest-proxy CLI", () => {
     });
     try {
       await waitUntil("listening line", async () => child.output().includes("listening"), { process: child });
+      await redisConnected(port);
       expect(child.output()).toContain(`rest-proxy listening on http://127.0.0.1:${port} -> ${redis.url}`);
       expect(child.output()).not.toContain(token);
       expect(child.output()).not.toContain(readOnly);
@@ -138,6 +139,7 @@ describe("rest-proxy CLI", () => {
     );
     try {
       await waitUntil("listening line", async () => child.output().includes("listening"), { process: child });
+      await redisConnected(port);
       const res = await fetch(`http://127.0.0.1:${port}/`, { method: "POST", body: '["ping"]' });
       expect(await res.json()).toEqual({ result: "PONG" });
     } finally {
@@ -145,3 +147,12 @@ describe("rest-proxy CLI", () => {
     }
   });
 });
+
+/** The proxy listens before its Redis connection is up (it answers 503 meanwhile): wait for that first. */
+function redisConnected(port: number): Promise<void> {
+  const healthy = () =>
+    fetch(`http://127.0.0.1:${port}/healthz`)
+      .then((res) => res.status === 200)
+      .catch(() => false);
+  return waitUntil("the proxy's Redis connection", healthy);
+}
