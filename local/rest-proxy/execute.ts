@@ -57,94 +57,123 @@ export function createExecutor(
     scripts?: UpstashScripts | null;
   },
 ): Executor {
-  const { allowAllCommands, timeoutMs } = options;
-  const rewriter = options.scripts ?? (options.stripScriptFlags ? createScriptFlagRewriter() : null);
-
-  function prepare(command: RedisCommand, inTransaction = false): RewrittenCommand {
-    return rewriter ? rewriter.rewrite(command, inTransaction) : { command };
-  }
-
-  type Runner = (command: RedisCommand) => Promise<unknown>;
-
-  // The proxy's policy first (it also refuses names that are not commands), then the token's.
-  function permit(command: RedisCommand, readOnly: boolean): Result<Route> & { status?: number } {
-    const allowed = checkCommand(command, allowAllCommands);
-    if (!allowed.ok || !readOnly) return allowed;
-    const reading = checkReadOnly(command);
-    return reading.ok ? allowed : { ...reading, status: 403 };
-  }
-
-  function send(run: Runner, command: RedisCommand, route: Route): Promise<unknown> {
-    return route === "shared" ? run(command) : backend.runDedicated(command);
-  }
-
-  // One pipeline entry: `{"result"}` or `{"error"}`; never rejects, so Promise.all keeps every entry.
-  function entry(run: Runner, command: RedisCommand, base64: boolean, readOnly: boolean): Promise<string> {
-    const allowed = permit(command, readOnly);
-    if (!allowed.ok) return Promise.resolve(errorBody(allowed.error));
-    const prepared = prepare(command);
-    return send(run, prepared.command, allowed.value).then(
-      (reply) => resultBody(reply, base64, prepared.replyOverride),
-      (error: unknown) => errorBody(describeRedisError(error, timeoutMs).message),
-    );
-  }
-
-  function one(command: RedisCommand, base64: boolean, readOnly: boolean): Promise<Answer> {
-    const allowed = permit(command, readOnly);
-    if (!allowed.ok)
-      return Promise.resolve({ status: allowed.status ?? 400, body: errorBody(allowed.error) });
-    const prepared = prepare(command);
-    return send(backend.lane(), prepared.command, allowed.value).then(
-      (reply) => ({ status: 200, body: resultBody(reply, base64, prepared.replyOverride) }),
-      (error: unknown) => {
-        const failure = describeRedisError(error, timeoutMs);
-        return { status: failure.status, body: errorBody(failure.message) };
-      },
-    );
-  }
-
+  const policy: Policy = {
+    backend,
+    allowAllCommands: options.allowAllCommands,
+    timeoutMs: options.timeoutMs,
+    rewriter: options.scripts ?? (options.stripScriptFlags ? createScriptFlagRewriter() : null),
+  };
   return {
     single(raw, base64, readOnly) {
       const parsed = parseCommand(raw);
       if (!parsed.ok) return Promise.resolve({ status: 400, body: errorBody(parsed.error) });
-      return one(parsed.value, base64, readOnly);
+      return one(policy, parsed.value, base64, readOnly);
     },
-
-    command: one,
-
-    async pipeline(raw, base64, readOnly) {
-      const parsed = parseCommandList(raw);
-      if (!parsed.ok) return { status: 400, body: errorBody(parsed.error) };
-      // All entries go to one connection in the same tick, so they ride one auto-pipelined write, in order.
-      const run = backend.lane();
-      const entries = await Promise.all(parsed.value.map((command) => entry(run, command, base64, readOnly)));
-      return { status: 200, body: `[${entries.join(",")}]` };
-    },
-
-    async multiExec(raw, base64, readOnly) {
-      const parsed = parseCommandList(raw);
-      if (!parsed.ok) return { status: 400, body: errorBody(parsed.error) };
-      const prepared: RewrittenCommand[] = [];
-      for (const command of parsed.value) {
-        // A refused command refuses the whole transaction: running the rest would break atomicity.
-        const allowed = permit(command, readOnly);
-        if (!allowed.ok) return { status: allowed.status ?? 400, body: errorBody(allowed.error) };
-        prepared.push(prepare(command, true));
-      }
-      try {
-        const results = await backend.transaction(prepared.map((p) => p.command));
-        const entries = results.map(([error, reply], i) =>
-          error
-            ? errorBody(
-                isRedisReplyError(error) ? error.message : describeRedisError(error, timeoutMs).message,
-              )
-            : resultBody(reply, base64, prepared[i]?.replyOverride),
-        );
-        return { status: 200, body: `[${entries.join(",")}]` };
-      } catch (error) {
-        const failure = describeRedisError(error, timeoutMs);
-        return { status: failure.status, body: errorBody(failure.message) };
-      }
-    },
+    command: (command, base64, readOnly) => one(policy, command, base64, readOnly),
+    pipeline: (raw, base64, readOnly) => pipeline(policy, raw, base64, readOnly),
+    multiExec: (raw, base64, readOnly) => multiExec(policy, raw, base64, readOnly),
   };
+}
+
+/** What every request kind runs against: fixed when the proxy starts. */
+interface Policy {
+  readonly backend: RedisBackend;
+  readonly allowAllCommands: boolean;
+  readonly timeoutMs: number;
+  /** Rewrites scripts (their flags, Upstash's rules); `null` sends every command as it came. */
+  readonly rewriter: { rewrite(command: RedisCommand, inTransaction: boolean): RewrittenCommand } | null;
+}
+
+type Runner = (command: RedisCommand) => Promise<unknown>;
+
+/** The command as Redis should get it, with the reply the client should see if that differs. */
+function prepare(policy: Policy, command: RedisCommand, inTransaction = false): RewrittenCommand {
+  return policy.rewriter ? policy.rewriter.rewrite(command, inTransaction) : { command };
+}
+
+// The proxy's policy first (it also refuses names that are not commands), then the token's.
+function permit(
+  policy: Policy,
+  command: RedisCommand,
+  readOnly: boolean,
+): Result<Route> & { status?: number } {
+  const allowed = checkCommand(command, policy.allowAllCommands);
+  if (!allowed.ok || !readOnly) return allowed;
+  const reading = checkReadOnly(command);
+  return reading.ok ? allowed : { ...reading, status: 403 };
+}
+
+/** Blocking commands get a connection of their own so they never stall the shared, pipelined ones. */
+function send(policy: Policy, run: Runner, command: RedisCommand, route: Route): Promise<unknown> {
+  return route === "shared" ? run(command) : policy.backend.runDedicated(command);
+}
+
+// One pipeline entry: `{"result"}` or `{"error"}`; never rejects, so Promise.all keeps every entry.
+function entry(
+  policy: Policy,
+  run: Runner,
+  command: RedisCommand,
+  base64: boolean,
+  readOnly: boolean,
+): Promise<string> {
+  const allowed = permit(policy, command, readOnly);
+  if (!allowed.ok) return Promise.resolve(errorBody(allowed.error));
+  const prepared = prepare(policy, command);
+  return send(policy, run, prepared.command, allowed.value).then(
+    (reply) => resultBody(reply, base64, prepared.replyOverride),
+    (error: unknown) => errorBody(describeRedisError(error, policy.timeoutMs).message),
+  );
+}
+
+/** One command (`/` or path-style): its refusal or Redis's failure becomes the HTTP status. */
+function one(policy: Policy, command: RedisCommand, base64: boolean, readOnly: boolean): Promise<Answer> {
+  const allowed = permit(policy, command, readOnly);
+  if (!allowed.ok) return Promise.resolve({ status: allowed.status ?? 400, body: errorBody(allowed.error) });
+  const prepared = prepare(policy, command);
+  return send(policy, policy.backend.lane(), prepared.command, allowed.value).then(
+    (reply) => ({ status: 200, body: resultBody(reply, base64, prepared.replyOverride) }),
+    (error: unknown) => {
+      const failure = describeRedisError(error, policy.timeoutMs);
+      return { status: failure.status, body: errorBody(failure.message) };
+    },
+  );
+}
+
+/** `/pipeline`: every entry answers for itself, so one refused command does not fail the others. */
+async function pipeline(policy: Policy, raw: unknown, base64: boolean, readOnly: boolean): Promise<Answer> {
+  const parsed = parseCommandList(raw);
+  if (!parsed.ok) return { status: 400, body: errorBody(parsed.error) };
+  // All entries go to one connection in the same tick, so they ride one auto-pipelined write, in order.
+  const run = policy.backend.lane();
+  const entries = await Promise.all(
+    parsed.value.map((command) => entry(policy, run, command, base64, readOnly)),
+  );
+  return { status: 200, body: `[${entries.join(",")}]` };
+}
+
+/** `/multi-exec`: all commands checked before any runs, then one MULTI/EXEC. */
+async function multiExec(policy: Policy, raw: unknown, base64: boolean, readOnly: boolean): Promise<Answer> {
+  const parsed = parseCommandList(raw);
+  if (!parsed.ok) return { status: 400, body: errorBody(parsed.error) };
+  const prepared: RewrittenCommand[] = [];
+  for (const command of parsed.value) {
+    // A refused command refuses the whole transaction: running the rest would break atomicity.
+    const allowed = permit(policy, command, readOnly);
+    if (!allowed.ok) return { status: allowed.status ?? 400, body: errorBody(allowed.error) };
+    prepared.push(prepare(policy, command, true));
+  }
+  try {
+    const results = await policy.backend.transaction(prepared.map((p) => p.command));
+    const entries = results.map(([error, reply], i) =>
+      error
+        ? errorBody(
+            isRedisReplyError(error) ? error.message : describeRedisError(error, policy.timeoutMs).message,
+          )
+        : resultBody(reply, base64, prepared[i]?.replyOverride),
+    );
+    return { status: 200, body: `[${entries.join(",")}]` };
+  } catch (error) {
+    const failure = describeRedisError(error, policy.timeoutMs);
+    return { status: failure.status, body: errorBody(failure.message) };
+  }
 }
