@@ -66,85 +66,123 @@ function flagsOf(script: string): string[] {
  * scripts.rewrite({ name: "EVAL", spelled: "eval", args: ["#!lua flags=allow-key-locking\nreturn 1", "0"] });
  */
 export function createUpstashScripts(options: UpstashScriptOptions): UpstashScripts {
-  const known = new Map<string, KnownScript>();
-  const calls: Record<ScriptLock, number> = { global: 0, key: 0 };
-
-  function learn(script: string): { sha: string; known: KnownScript; text: string } {
-    const sha = sha1Hex(script);
-    const flags = flagsOf(script);
-    const lock: ScriptLock = flags.includes(KEY_LOCKING_FLAG) ? "key" : "global";
-    const stripped = stripShebangFlags(script);
-    const text = guardScript(stripped, {
-      checkKeys: lock === "key",
-      refuseTime: options.refuseTime ?? false,
-    });
-    if (!known.has(sha)) {
-      if (known.size >= MAX_KNOWN_SCRIPTS) known.clear();
-      known.set(sha, { runSha: sha1Hex(text), lock });
-      if (lock === "global")
-        options.log(
-          `rest-proxy: script ${sha} has no ${KEY_LOCKING_FLAG} flag: on Upstash it runs under the global lock (one script at a time, database-wide)`,
-        );
-      if (stripped !== script)
-        options.log(
-          `rest-proxy: script ${sha}: shebang flags Redis 7.0 does not know (${flags.join(",")}) are stripped; ${KEY_LOCKING_FLAG} is emulated (only KEYS may be touched)`,
-        );
-    }
-    return { sha, known: known.get(sha) as KnownScript, text };
-  }
-
-  function count(script: KnownScript, inTransaction: boolean): void {
-    // Upstash runs a script queued in MULTI/EXEC under the global lock, flag or not.
-    calls[inTransaction ? "global" : script.lock]++;
-  }
-
+  const state: ScriptState = { options, known: new Map(), calls: { global: 0, key: 0 } };
   return {
-    rewrite(command, inTransaction = false) {
-      switch (command.name) {
-        case "EVAL":
-        case "EVAL_RO": {
-          const script = command.args[0];
-          if (script === undefined) return { command };
-          const seen = learn(script);
-          count(seen.known, inTransaction);
-          return { command: { ...command, args: [seen.text, ...command.args.slice(1)] } };
-        }
-        case "EVALSHA":
-        case "EVALSHA_RO": {
-          const sha = command.args[0];
-          if (sha === undefined) return { command };
-          const script = known.get(sha.toLowerCase());
-          if (script) count(script, inTransaction);
-          const runSha = script?.runSha ?? UNSEEN_SHA;
-          return { command: { ...command, args: [runSha, ...command.args.slice(1)] } };
-        }
-        case "SCRIPT": {
-          const sub = command.args[0]?.toUpperCase();
-          if (sub === "EXISTS") {
-            const shas = command.args.slice(1).map((s) => known.get(s.toLowerCase())?.runSha ?? UNSEEN_SHA);
-            return { command: { ...command, args: [command.args[0] as string, ...shas] } };
-          }
-          const script = command.args[1];
-          if (sub !== "LOAD" || script === undefined) return { command };
-          const seen = learn(script);
-          return {
-            command: { ...command, args: [command.args[0] as string, seen.text] },
-            replyOverride: seen.sha,
-          };
-        }
-        default:
-          return { command };
-      }
-    },
-
-    metrics() {
-      return [
-        "# HELP proxy_script_calls_total Script calls (EVAL, EVALSHA and their _RO forms) by the lock Upstash would take: key (allow-key-locking) or global.",
-        "# TYPE proxy_script_calls_total counter",
-        `proxy_script_calls_total{lock="global"} ${calls.global}`,
-        `proxy_script_calls_total{lock="key"} ${calls.key}`,
-        "",
-      ].join("\n");
-    },
+    rewrite: (command, inTransaction = false) => rewrite(state, command, inTransaction),
+    metrics: () => renderMetrics(state.calls),
   };
+}
+
+/** The scripts this proxy has seen and the calls counted by lock, for the proxy's lifetime. */
+interface ScriptState {
+  readonly options: UpstashScriptOptions;
+  readonly known: Map<string, KnownScript>;
+  readonly calls: Record<ScriptLock, number>;
+}
+
+/** A script as sent by a client: its SHA1, what the proxy knows of it, and the text Redis should run. */
+interface SeenScript {
+  sha: string;
+  known: KnownScript;
+  text: string;
+}
+
+function rewrite(state: ScriptState, command: RedisCommand, inTransaction: boolean): RewrittenCommand {
+  switch (command.name) {
+    case "EVAL":
+    case "EVAL_RO":
+      return rewriteEval(state, command, inTransaction);
+    case "EVALSHA":
+    case "EVALSHA_RO":
+      return rewriteEvalSha(state, command, inTransaction);
+    case "SCRIPT":
+      return rewriteScriptCommand(state, command);
+    default:
+      return { command };
+  }
+}
+
+function rewriteEval(state: ScriptState, command: RedisCommand, inTransaction: boolean): RewrittenCommand {
+  const script = command.args[0];
+  if (script === undefined) return { command };
+  const seen = learn(state, script);
+  count(state, seen.known, inTransaction);
+  return { command: { ...command, args: [seen.text, ...command.args.slice(1)] } };
+}
+
+function rewriteEvalSha(state: ScriptState, command: RedisCommand, inTransaction: boolean): RewrittenCommand {
+  const sha = command.args[0];
+  if (sha === undefined) return { command };
+  const script = state.known.get(sha.toLowerCase());
+  if (script) count(state, script, inTransaction);
+  const runSha = script?.runSha ?? UNSEEN_SHA;
+  return { command: { ...command, args: [runSha, ...command.args.slice(1)] } };
+}
+
+// SCRIPT EXISTS answers for the client's SHA1s and SCRIPT LOAD replies with it, though Redis knows the
+// rewritten script by another.
+function rewriteScriptCommand(state: ScriptState, command: RedisCommand): RewrittenCommand {
+  const sub = command.args[0]?.toUpperCase();
+  if (sub === "EXISTS") {
+    const shas = command.args.slice(1).map((s) => state.known.get(s.toLowerCase())?.runSha ?? UNSEEN_SHA);
+    return { command: { ...command, args: [command.args[0] as string, ...shas] } };
+  }
+  const script = command.args[1];
+  if (sub !== "LOAD" || script === undefined) return { command };
+  const seen = learn(state, script);
+  return {
+    command: { ...command, args: [command.args[0] as string, seen.text] },
+    replyOverride: seen.sha,
+  };
+}
+
+function learn(state: ScriptState, script: string): SeenScript {
+  const { options, known } = state;
+  const sha = sha1Hex(script);
+  const flags = flagsOf(script);
+  const lock: ScriptLock = flags.includes(KEY_LOCKING_FLAG) ? "key" : "global";
+  const stripped = stripShebangFlags(script);
+  const text = guardScript(stripped, {
+    checkKeys: lock === "key",
+    refuseTime: options.refuseTime ?? false,
+  });
+  if (!known.has(sha)) {
+    if (known.size >= MAX_KNOWN_SCRIPTS) known.clear();
+    known.set(sha, { runSha: sha1Hex(text), lock });
+    noteNewScript(options.log, sha, lock, flags, stripped !== script);
+  }
+  return { sha, known: known.get(sha) as KnownScript, text };
+}
+
+// Once per script, so a client that sends it on every call does not flood the log.
+function noteNewScript(
+  log: (line: string) => void,
+  sha: string,
+  lock: ScriptLock,
+  flags: string[],
+  stripped: boolean,
+): void {
+  if (lock === "global")
+    log(
+      `rest-proxy: script ${sha} has no ${KEY_LOCKING_FLAG} flag: on Upstash it runs under the global lock (one script at a time, database-wide)`,
+    );
+  if (stripped)
+    log(
+      `rest-proxy: script ${sha}: shebang flags Redis 7.0 does not know (${flags.join(",")}) are stripped; ${KEY_LOCKING_FLAG} is emulated (only KEYS may be touched)`,
+    );
+}
+
+function count(state: ScriptState, script: KnownScript, inTransaction: boolean): void {
+  // Upstash runs a script queued in MULTI/EXEC under the global lock, flag or not.
+  state.calls[inTransaction ? "global" : script.lock]++;
+}
+
+function renderMetrics(calls: Record<ScriptLock, number>): string {
+  return [
+    "# HELP proxy_script_calls_total Script calls (EVAL, EVALSHA and their _RO forms) by the lock Upstash would take: key (allow-key-locking) or global.",
+    "# TYPE proxy_script_calls_total counter",
+    `proxy_script_calls_total{lock="global"} ${calls.global}`,
+    `proxy_script_calls_total{lock="key"} ${calls.key}`,
+    "",
+  ].join("\n");
 }
