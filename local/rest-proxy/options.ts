@@ -90,6 +90,48 @@ function positiveInteger(value: number, name: string): string | null {
  */
 export function resolveProxyOptions(options: ProxyOptions): Result<ResolvedProxyOptions> {
   const host = options.host ?? DEFAULT_HOST;
+  const tokens = resolveTokens(options, host);
+  if (!tokens.ok) return tokens;
+  const limits = resolveLimits(options);
+  if (!limits.ok) return limits;
+  if (options.refuseScriptTime && !options.upstashSemantics) {
+    return { ok: false, error: "--refuse-script-time needs --upstash-semantics" };
+  }
+  const redisUrl = options.redisUrl ?? DEFAULT_REDIS_URL;
+  const redisCluster = options.redisCluster ?? [];
+  const cluster = resolveCluster(redisUrl, redisCluster);
+  if (!cluster.ok) return cluster;
+  const { token, readOnlyToken, insecure } = tokens.value;
+  const { port, timeoutMs, maxBodyBytes, redisConnections, maxStreams } = limits.value;
+  return {
+    ok: true,
+    value: {
+      redisUrl,
+      redisCluster,
+      cluster: cluster.value,
+      host,
+      port,
+      token,
+      readOnlyToken,
+      maxStreams,
+      insecure,
+      allowAllCommands: options.allowAllCommands ?? false,
+      timeoutMs,
+      maxBodyBytes,
+      redisConnections,
+      stripScriptFlags: options.stripScriptFlags ?? false,
+      upstashSemantics: options.upstashSemantics ?? false,
+      refuseScriptTime: options.refuseScriptTime ?? false,
+      log: options.log ?? ((line) => console.error(line)),
+    },
+  };
+}
+
+/** The start-up rule that keeps an open proxy off the network, and a read-only token honest. */
+function resolveTokens(
+  options: ProxyOptions,
+  host: string,
+): Result<Pick<ResolvedProxyOptions, "token" | "readOnlyToken" | "insecure">> {
   const token = options.token ? options.token : null;
   const insecure = options.insecure ?? false;
   if (token === null && !insecure) {
@@ -108,6 +150,15 @@ export function resolveProxyOptions(options: ProxyOptions): Result<ResolvedProxy
       error: "a read-only token needs a (different) full token: pass --token as well as --read-only-token",
     };
   }
+  return { ok: true, value: { token, readOnlyToken, insecure } };
+}
+
+/** The numbers, defaulted and range-checked, so a typo fails at start rather than under load. */
+function resolveLimits(
+  options: ProxyOptions,
+): Result<
+  Pick<ResolvedProxyOptions, "port" | "timeoutMs" | "maxBodyBytes" | "redisConnections" | "maxStreams">
+> {
   const port = options.port ?? DEFAULT_PORT;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     return { ok: false, error: `port must be an integer from 0 to 65535 (got ${port})` };
@@ -122,41 +173,16 @@ export function resolveProxyOptions(options: ProxyOptions): Result<ResolvedProxy
     positiveInteger(maxBodyBytes, "max body size") ??
     positiveInteger(redisConnections, "Redis connections");
   if (invalid) return { ok: false, error: invalid };
-  if (options.refuseScriptTime && !options.upstashSemantics) {
-    return { ok: false, error: "--refuse-script-time needs --upstash-semantics" };
-  }
-  const redisUrl = options.redisUrl ?? DEFAULT_REDIS_URL;
-  const redisCluster = options.redisCluster ?? [];
-  let cluster: ClusterSeeds | null = null;
-  if (redisCluster.length > 0) {
-    const seeds = parseSeeds(redisCluster.join(","));
-    if (!seeds.ok) return seeds;
-    cluster = seeds.value;
-  } else if (!/^rediss?:\/\//.test(redisUrl)) {
+  return { ok: true, value: { port, timeoutMs, maxBodyBytes, redisConnections, maxStreams } };
+}
+
+/** Cluster seeds when given (the URL is then unused, so not checked), else a checked Redis URL. */
+function resolveCluster(redisUrl: string, redisCluster: string[]): Result<ClusterSeeds | null> {
+  if (redisCluster.length > 0) return parseSeeds(redisCluster.join(","));
+  if (!/^rediss?:\/\//.test(redisUrl)) {
     return { ok: false, error: `the Redis URL must start with redis:// or rediss:// (got ${redisUrl})` };
   }
-  return {
-    ok: true,
-    value: {
-      redisUrl,
-      redisCluster,
-      cluster,
-      host,
-      port,
-      token,
-      readOnlyToken,
-      maxStreams,
-      insecure,
-      allowAllCommands: options.allowAllCommands ?? false,
-      timeoutMs,
-      maxBodyBytes,
-      redisConnections,
-      stripScriptFlags: options.stripScriptFlags ?? false,
-      upstashSemantics: options.upstashSemantics ?? false,
-      refuseScriptTime: options.refuseScriptTime ?? false,
-      log: options.log ?? ((line) => console.error(line)),
-    },
-  };
+  return { ok: true, value: null };
 }
 
 /**
