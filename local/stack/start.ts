@@ -102,121 +102,180 @@ const answers = (url: string) => () =>
  */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const log = options.log ?? (() => undefined);
-  const instances = options.instances ?? 3;
   const runDir = await mkdtemp(join(tmpdir(), "edge-rate-limiter-"));
-  let stopped: Promise<void> | undefined;
-  let cluster: RedisCluster | null = null;
-  const supervisor = new Supervisor(log, (reason) => {
-    log(`stack: ${reason}; stopping`);
-    void stop().then(() => options.onFatal?.(reason));
-  });
-  let stopDemo: (() => Promise<void>) | undefined;
-  const stop = () => {
-    stopped ??= (async function stopStack() {
-      await stopDemo?.();
-      await supervisor.stopAll();
-      await cluster?.stop();
-      await rm(runDir, { recursive: true, force: true });
-    })();
-    return stopped;
+  const launch: Launch = {
+    options,
+    runDir,
+    supervisor: new Supervisor(log, (reason) => {
+      log(`stack: ${reason}; stopping`);
+      void stop().then(() => options.onFatal?.(reason));
+    }),
+    cluster: null,
+    stopDemo: undefined,
+    stopped: undefined,
   };
+  const stop = () => stopStack(launch);
 
   try {
-    if (options.redisCluster && options.redisUrl)
-      throw new Error("redisCluster and redisUrl exclude each other");
-    // Every port that was asked for, before anything starts: a taken one is an error, not a restart loop.
-    const free = await claimPorts([
-      { port: options.port ?? 8080, flag: "--port" },
-      { port: options.proxyPort ?? 0, flag: "--proxy-port" },
-      { port: options.demoPort ?? 0, flag: "--demo-port" },
-    ]);
-    if (!free.ok) throw new Error(free.error);
-    let redisUrl = options.redisUrl;
-    if (options.redisCluster) {
-      cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 });
-      await superviseClusterNodes(supervisor, cluster);
-      redisUrl = cluster.seeds.join(",");
-    } else if (!redisUrl) {
-      const redisPort = await freePort();
-      redisUrl = `redis://127.0.0.1:${redisPort}`;
-      await supervisor.add({
-        name: "redis",
-        address: `127.0.0.1:${redisPort}`,
-        start: async () => (await startRedis({ port: redisPort })).process,
-      });
-    } else if (!(await pingRedis(Number(new URL(redisUrl).port || 6379), new URL(redisUrl).hostname))) {
-      throw new Error(`--redis-url ${redisUrl}: no Redis answers PING there`);
-    }
-
-    const proxyPort = await portFor(options.proxyPort, 0);
-    const proxyUrl = `http://127.0.0.1:${proxyPort}`;
-    const proxyToken = randomBytes(24).toString("hex");
-    await supervisor.add({
-      name: "rest-proxy",
-      address: `127.0.0.1:${proxyPort}`,
-      start: async () => {
-        const target = cluster ? { redisCluster: cluster.seeds } : { redisUrl };
-        return (await startProxyProcess({ ...target, port: proxyPort, token: proxyToken })).process;
-      },
-    });
-
-    let policies = options.policies;
+    const redisUrl = await startStore(launch);
+    const proxy = await addProxy(launch, redisUrl);
     const demoPort = options.demoPort === undefined ? null : await portFor(options.demoPort, 8081);
-    if (demoPort !== null) {
-      const document = (policies ? JSON.parse(policies) : DEFAULT_POLICIES) as PoliciesDocument;
-      policies = JSON.stringify(withDemo(document, `http://127.0.0.1:${demoPort}`));
-    }
-
-    const edgePorts: number[] = [];
-    for (let i = 1; i <= instances; i++) {
-      const port = await freePort();
-      edgePorts.push(port);
-      const bindings = {
-        INSTANCE_ID: `edge-${i}`,
-        UPSTASH_REDIS_REST_URL: proxyUrl,
-        UPSTASH_REDIS_REST_TOKEN: proxyToken,
-        POLICIES: policies ?? "",
-        UPSTREAM_URL: options.upstream ?? "",
-        CHECK_API_TOKEN: options.checkToken ?? "",
-        RATE_LIMIT_DISABLED: options.limitingOff ? "true" : "",
-      };
-      await supervisor.add({
-        name: `edge-${i}`,
-        address: `127.0.0.1:${port}`,
-        start: async () => (await startEdgeProcess({ bindings, port, name: `edge-${i}` })).process,
-      });
-    }
-
-    const port = await portFor(options.port, 8080);
-    await supervisor.add({
-      name: "nginx",
-      address: `127.0.0.1:${port}`,
-      start: () =>
-        startNginx({ listen: `127.0.0.1:${port}`, edges: edgePorts.map((p) => `127.0.0.1:${p}`), runDir }),
-    });
-    const url = `http://127.0.0.1:${port}`;
-    // Ready means every part is the process this stack started and is still running (not one that died
-    // while an older process on its port answered), and the gateway answers through them.
-    const ready = async () => supervisor.allRunning() && (await answers(`${url}/healthz`)());
-    await waitUntil("every part runs and the stack answers /healthz through NGINX", ready, {
-      timeoutMs: 15_000,
-    });
+    const edgePorts = await addEdges(launch, proxy, policiesWithDemo(options.policies, demoPort));
+    const url = await addGateway(launch, edgePorts);
     const demo = demoPort === null ? null : await startDemoServer({ apiUrl: url, port: demoPort });
-    stopDemo = demo?.stop;
+    launch.stopDemo = demo?.stop;
 
     return {
       url,
       demoUrl: demo ? `${demo.url}/` : null,
-      proxyUrl,
+      proxyUrl: proxy.url,
       redisUrl,
-      cluster,
+      cluster: launch.cluster,
       edgeUrls: edgePorts.map((p) => `http://127.0.0.1:${p}`),
-      supervisor,
-      status: () => supervisor.status(),
+      supervisor: launch.supervisor,
+      status: () => launch.supervisor.status(),
       stop,
     };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/** What the start-up steps share, so a failure at any step can stop what the earlier ones started. */
+interface Launch {
+  readonly options: StackOptions;
+  /** NGINX's config and temp files; removed on stop. */
+  readonly runDir: string;
+  readonly supervisor: Supervisor;
+  cluster: RedisCluster | null;
+  stopDemo: (() => Promise<void>) | undefined;
+  /** Set by the first stop; later calls wait on the same one. */
+  stopped: Promise<void> | undefined;
+}
+
+/** Stops once, however often it is called: a fatal part and the caller may both ask. */
+function stopStack(launch: Launch): Promise<void> {
+  launch.stopped ??= stopInOrder(launch);
+  return launch.stopped;
+}
+
+/** The demo first (it calls the gateway), the supervised parts (NGINX first), the cluster, the files. */
+async function stopInOrder(launch: Launch): Promise<void> {
+  await launch.stopDemo?.();
+  await launch.supervisor.stopAll();
+  await launch.cluster?.stop();
+  await rm(launch.runDir, { recursive: true, force: true });
+}
+
+/**
+ * Checks the options and ports, then starts the Redis (or cluster) the stack owns, or checks the one it
+ * was given; returns the URL (cluster: the seeds joined with commas) the proxy is given.
+ */
+async function startStore(launch: Launch): Promise<string> {
+  const { options, supervisor } = launch;
+  if (options.redisCluster && options.redisUrl)
+    throw new Error("redisCluster and redisUrl exclude each other");
+  // Every port that was asked for, before anything starts: a taken one is an error, not a restart loop.
+  const free = await claimPorts([
+    { port: options.port ?? 8080, flag: "--port" },
+    { port: options.proxyPort ?? 0, flag: "--proxy-port" },
+    { port: options.demoPort ?? 0, flag: "--demo-port" },
+  ]);
+  if (!free.ok) throw new Error(free.error);
+  if (options.redisCluster) {
+    launch.cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 });
+    await superviseClusterNodes(supervisor, launch.cluster);
+    return launch.cluster.seeds.join(",");
+  }
+  const given = options.redisUrl;
+  if (given) {
+    if (!(await pingRedis(Number(new URL(given).port || 6379), new URL(given).hostname))) {
+      throw new Error(`--redis-url ${given}: no Redis answers PING there`);
+    }
+    return given;
+  }
+  const redisPort = await freePort();
+  await supervisor.add({
+    name: "redis",
+    address: `127.0.0.1:${redisPort}`,
+    start: async () => (await startRedis({ port: redisPort })).process,
+  });
+  return `redis://127.0.0.1:${redisPort}`;
+}
+
+/** The proxy, with a fresh token per run, so only this stack's edges can use it. */
+async function addProxy(launch: Launch, redisUrl: string): Promise<{ url: string; token: string }> {
+  const port = await portFor(launch.options.proxyPort, 0);
+  const token = randomBytes(24).toString("hex");
+  await launch.supervisor.add({
+    name: "rest-proxy",
+    address: `127.0.0.1:${port}`,
+    start: async () => {
+      const target = launch.cluster ? { redisCluster: launch.cluster.seeds } : { redisUrl };
+      return (await startProxyProcess({ ...target, port, token })).process;
+    },
+  });
+  return { url: `http://127.0.0.1:${port}`, token };
+}
+
+/** The policies the edges get: the demo's routes and origin joined in when the demo runs. */
+function policiesWithDemo(policies: string | undefined, demoPort: number | null): string | undefined {
+  if (demoPort === null) return policies;
+  const document = (policies ? JSON.parse(policies) : DEFAULT_POLICIES) as PoliciesDocument;
+  return JSON.stringify(withDemo(document, `http://127.0.0.1:${demoPort}`));
+}
+
+/** The workerd edges, each on a free port; returns the ports for NGINX's upstream list. */
+async function addEdges(
+  launch: Launch,
+  proxy: { url: string; token: string },
+  policies: string | undefined,
+): Promise<number[]> {
+  const { options } = launch;
+  const instances = options.instances ?? 3;
+  const edgePorts: number[] = [];
+  for (let i = 1; i <= instances; i++) {
+    const port = await freePort();
+    edgePorts.push(port);
+    const bindings = {
+      INSTANCE_ID: `edge-${i}`,
+      UPSTASH_REDIS_REST_URL: proxy.url,
+      UPSTASH_REDIS_REST_TOKEN: proxy.token,
+      POLICIES: policies ?? "",
+      UPSTREAM_URL: options.upstream ?? "",
+      CHECK_API_TOKEN: options.checkToken ?? "",
+      RATE_LIMIT_DISABLED: options.limitingOff ? "true" : "",
+    };
+    await launch.supervisor.add({
+      name: `edge-${i}`,
+      address: `127.0.0.1:${port}`,
+      start: async () => (await startEdgeProcess({ bindings, port, name: `edge-${i}` })).process,
+    });
+  }
+  return edgePorts;
+}
+
+/** NGINX in front of the edges; resolves with its URL once every part runs and it answers through them. */
+async function addGateway(launch: Launch, edgePorts: number[]): Promise<string> {
+  const { supervisor } = launch;
+  const port = await portFor(launch.options.port, 8080);
+  await supervisor.add({
+    name: "nginx",
+    address: `127.0.0.1:${port}`,
+    start: () =>
+      startNginx({
+        listen: `127.0.0.1:${port}`,
+        edges: edgePorts.map((p) => `127.0.0.1:${p}`),
+        runDir: launch.runDir,
+      }),
+  });
+  const url = `http://127.0.0.1:${port}`;
+  // Ready means every part is the process this stack started and is still running (not one that died
+  // while an older process on its port answered), and the gateway answers through them.
+  const ready = async () => supervisor.allRunning() && (await answers(`${url}/healthz`)());
+  await waitUntil("every part runs and the stack answers /healthz through NGINX", ready, {
+    timeoutMs: 15_000,
+  });
+  return url;
 }
