@@ -64,7 +64,26 @@ function printStatus(stack: Stack, roles: Map<string, string> | null): void {
   console.log("Ctrl-C stops everything.\n");
 }
 
-async function main(): Promise<void> {
+/** The stack's settings, as the flags gave them: validated, defaults filled in. */
+interface StartFlags {
+  port: number;
+  proxyPort: number;
+  instances: number;
+  /** `undefined` with --no-demo. */
+  demoPort: number | undefined;
+  limiting: "on" | "off";
+  upstream: string | undefined;
+  redisUrl: string | undefined;
+  redisCluster: boolean;
+  /** The policies document's text, already validated; `undefined` for the worker's default. */
+  policies: string | undefined;
+  checkToken: string | undefined;
+  /** False with --no-build. */
+  build: boolean;
+}
+
+/** Reads and checks every flag before anything runs, so a typo costs no build and no part. */
+function readStartFlags(): StartFlags {
   const values = readFlags({
     name: "npm start",
     help: HELP,
@@ -107,28 +126,52 @@ async function main(): Promise<void> {
   const redisCluster = values["redis-cluster"] === true;
   if (redisCluster && redisUrl !== undefined) fail("--redis-cluster and --redis-url exclude each other");
   const policies = orFail("npm start", policiesFlag(str("policies")));
-  // Before the build and before any part: a taken port is the user's to free, and no restart cures it.
+  const checkToken = str("check-token");
+  const build = !values["no-build"];
+  return {
+    port,
+    proxyPort,
+    instances,
+    demoPort,
+    limiting,
+    upstream,
+    redisUrl,
+    redisCluster,
+    policies,
+    checkToken,
+    build,
+  };
+}
+
+/** Before the build and before any part: a taken port is the user's to free, and no restart cures it. */
+async function claimOrExit(flags: StartFlags): Promise<void> {
   const free = await claimPorts([
-    { port, flag: "--port" },
-    { port: proxyPort, flag: "--proxy-port" },
-    { port: demoPort ?? 0, flag: "--demo-port" },
+    { port: flags.port, flag: "--port" },
+    { port: flags.proxyPort, flag: "--proxy-port" },
+    { port: flags.demoPort ?? 0, flag: "--demo-port" },
   ]);
   if (!free.ok) {
     console.error(`npm start: ${free.error}`);
     process.exit(1);
   }
+}
 
+/** The system programs and the worker bundle, so a missing one is named before any part starts. */
+async function prepare(flags: StartFlags): Promise<void> {
   const { ensureSystemDeps } = await import("../support/system-deps");
-  const deps = ensureSystemDeps(redisUrl ? ["nginx"] : ["redis", "nginx"]);
+  const deps = ensureSystemDeps(flags.redisUrl ? ["nginx"] : ["redis", "nginx"]);
   if (!deps.ok) fail(deps.error);
-  if (!values["no-build"]) {
+  if (flags.build) {
     console.log("Building the worker (npm run build)…");
     const build = spawnSync("npm", ["run", "build", "--silent"], { stdio: "inherit" });
     if (build.status !== 0) fail("npm run build failed (see above)");
   }
+}
 
-  const redisPart = redisCluster ? "a 3-master/3-replica Redis Cluster" : "Redis";
-  console.log(`Starting ${redisPart}, the REST proxy, ${instances} workerd instance(s) and NGINX…`);
+/** Starts the stack with a stop handler in place from the first part on, then prints its status. */
+async function launch(flags: StartFlags): Promise<void> {
+  const redisPart = flags.redisCluster ? "a 3-master/3-replica Redis Cluster" : "Redis";
+  console.log(`Starting ${redisPart}, the REST proxy, ${flags.instances} workerd instance(s) and NGINX…`);
   let stack: Stack | undefined;
   onStopRequest((why) => {
     console.log(`\n${why}: stopping the stack…`);
@@ -141,16 +184,16 @@ async function main(): Promise<void> {
   });
   const { startStack } = await import("./start");
   stack = await startStack({
-    port,
-    proxyPort,
-    instances,
-    policies,
-    upstream,
-    checkToken: str("check-token"),
-    redisUrl,
-    redisCluster,
-    limitingOff: limiting === "off",
-    demoPort,
+    port: flags.port,
+    proxyPort: flags.proxyPort,
+    instances: flags.instances,
+    policies: flags.policies,
+    upstream: flags.upstream,
+    checkToken: flags.checkToken,
+    redisUrl: flags.redisUrl,
+    redisCluster: flags.redisCluster,
+    limitingOff: flags.limiting === "off",
+    demoPort: flags.demoPort,
     log: (line) => console.log(line),
     onFatal: () => process.exit(1),
   }).catch((error: Error) => {
@@ -158,6 +201,14 @@ async function main(): Promise<void> {
     process.exit(1);
   });
   printStatus(stack, await clusterRoles(stack));
+}
+
+/** Flags, ports, prerequisites, then the stack: each step fails before the next costs anything. */
+async function main(): Promise<void> {
+  const flags = readStartFlags();
+  await claimOrExit(flags);
+  await prepare(flags);
+  await launch(flags);
 }
 
 void main();
