@@ -115,16 +115,11 @@ function readStartFlags(): StartFlags {
   const demoPort = values["no-demo"]
     ? undefined
     : orFail("npm start", wholeNumber("--demo-port", str("demo-port"), { ...PORT_RANGE, fallback: 8081 }));
-  const limiting = str("limiting") ?? "on";
-  if (limiting !== "on" && limiting !== "off") fail(`--limiting: expected "on" or "off", got "${limiting}"`);
+  const limiting = limitingFlag(str("limiting"));
   const upstream = str("upstream");
-  if (upstream !== undefined && !/^https?:\/\/\S+$/.test(upstream))
-    fail(`--upstream: expected an http(s) URL, got "${upstream}"`);
   const redisUrl = str("redis-url");
-  if (redisUrl !== undefined && !/^redis:\/\/\S+$/.test(redisUrl))
-    fail(`--redis-url: expected redis://host:port, got "${redisUrl}"`);
   const redisCluster = values["redis-cluster"] === true;
-  if (redisCluster && redisUrl !== undefined) fail("--redis-cluster and --redis-url exclude each other");
+  checkTargets(upstream, redisUrl, redisCluster);
   const policies = orFail("npm start", policiesFlag(str("policies")));
   const checkToken = str("check-token");
   const build = !values["no-build"];
@@ -141,6 +136,25 @@ function readStartFlags(): StartFlags {
     checkToken,
     build,
   };
+}
+
+function limitingFlag(value: string | undefined): "on" | "off" {
+  const limiting = value ?? "on";
+  if (limiting !== "on" && limiting !== "off") fail(`--limiting: expected "on" or "off", got "${limiting}"`);
+  return limiting;
+}
+
+/** The upstream and Redis flags, checked before the build and any part, so a typo there costs nothing. */
+function checkTargets(
+  upstream: string | undefined,
+  redisUrl: string | undefined,
+  redisCluster: boolean,
+): void {
+  if (upstream !== undefined && !/^https?:\/\/\S+$/.test(upstream))
+    fail(`--upstream: expected an http(s) URL, got "${upstream}"`);
+  if (redisUrl !== undefined && !/^redis:\/\/\S+$/.test(redisUrl))
+    fail(`--redis-url: expected redis://host:port, got "${redisUrl}"`);
+  if (redisCluster && redisUrl !== undefined) fail("--redis-cluster and --redis-url exclude each other");
 }
 
 /** Before the build and before any part: a taken port is the user's to free, and no restart cures it. */
