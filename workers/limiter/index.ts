@@ -83,6 +83,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     const key = keyOf(policy, identity);
     const found = local.lookup(policy, key, cost, now);
     if (found.answered) {
+      store.answeredLocally();
       if (found.topUp > 0 && found.entry)
         leaseInBackground(
           policy,
@@ -94,7 +95,10 @@ export function createLimiter(options: LimiterOptions): Limiter {
       return found.decision;
     }
     const admission = store.admit(now, policy);
-    if (admission === "skip") return failed(policy, key, found.entry, cost, "redis_unavailable", true);
+    if (admission === "skip") {
+      store.answeredLocally();
+      return failed(policy, key, found.entry, cost, "redis_unavailable", true);
+    }
     const keys = await keysOf(policy, identity);
     const lease = local.leaseArgs(found.entry, cost, now, policy);
     const outcome = await store.take(policy, keys, cost, lease, admission === "probe", hooks.waitUntil);

@@ -35,6 +35,14 @@ export class StoreAccess {
     this.#dispatcher = new StoreDispatcher(client, this.health, metrics, options);
   }
 
+  /**
+   * A decision answered without the store (lease, denied cache, breaker): still an event the isolate ran.
+   * A flood answered locally delays the store's answers as much as one that asks it.
+   */
+  answeredLocally(): void {
+    this.#dispatcher.answeredLocally();
+  }
+
   /** Whether a decision starting now asks the store, asks it as the breaker's probe, or goes by `onError`. */
   admit(now: number, policy: CompiledPolicy): Admission {
     return this.health.admit(now, policy);

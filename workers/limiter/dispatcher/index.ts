@@ -68,6 +68,11 @@ export class StoreDispatcher {
     metrics.set("erl_store_calls_in_flight", {}, 0);
   }
 
+  /** A decision this isolate answered without the store: a late timer meanwhile is the isolate's stall too. */
+  answeredLocally(): void {
+    this.#stall.arrived();
+  }
+
   /** Calls in flight now. */
   get inFlight(): number {
     return this.#flights.size;

@@ -1,4 +1,4 @@
-/** @module The isolate's own stalls, seen by late timers while decisions pour in or out: that time is not the store's silence. */
+/** @module The isolate's own stalls, seen by late timers while decisions pour in or out (asked or answered locally): not the store's silence. */
 
 /**
  * A timer later than this means the isolate was busy with other events (workerd timers are ms-exact); only
