@@ -26,8 +26,9 @@ export interface LimiterOptions {
   /** Bound on remembered denials and leased keys per isolate (default 10 000). */
   deniedCacheSize?: number;
   /**
-   * The isolate's conversation with the store: at most `maxInFlight` calls at once (default 2), each
-   * carrying up to `maxTakesPerCall` buckets' takes (default 128). See docs/configuration.md.
+   * The isolate's conversation with the store: `minInFlight` calls at once (default 2), more up to
+   * `maxInFlight` (default 16) while the store answers unhurried, each carrying up to `maxTakesPerCall`
+   * buckets' takes (default 128). See docs/configuration.md.
    */
   dispatch?: DispatchOptions;
 }

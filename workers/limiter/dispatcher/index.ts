@@ -4,13 +4,17 @@ import type { Metrics } from "../../metrics";
 import type { StoreFailure, StoreOutcome, WaitLimits } from "../store-call";
 import type { StoreHealth } from "../store-health";
 import type { RedisLike } from "../types";
+import { InFlightLimit } from "./in-flight";
 import { type Mark, StallClock } from "./stall";
 import { type Ask, type Flight, fail, mergeTakes, runTakes, settle } from "./takes";
 
 export type { Ask } from "./takes";
 
-/** How many store calls an isolate keeps in flight, and how many takes one call carries (see configuration.md). */
-export const DISPATCH_DEFAULTS = { maxInFlight: 2, maxTakesPerCall: 128 } as const;
+/**
+ * How many store calls an isolate keeps in flight (from `minInFlight`, growing up to `maxInFlight` while the
+ * store answers unhurried), and how many takes one call carries (see configuration.md).
+ */
+export const DISPATCH_DEFAULTS = { minInFlight: 2, maxInFlight: 16, maxTakesPerCall: 128 } as const;
 
 /** How often the request that sent a call looks at the clock while it is in flight: the isolate's stalls show. */
 const TICK_MS = 5;
@@ -18,6 +22,7 @@ const TICK_MS = 5;
 const CEILING_FACTOR = 3;
 
 export interface DispatchOptions {
+  minInFlight?: number;
   maxInFlight?: number;
   maxTakesPerCall?: number;
 }
@@ -43,7 +48,9 @@ export class StoreDispatcher {
   readonly #queue = new Set<Ask>();
   readonly #flights = new Set<Flight>();
   readonly #busyGroups = new Map<string, Flight>();
-  readonly #maxInFlight: number;
+  readonly #limit: InFlightLimit;
+  /** Decisions found every slot busy since the last answer: the limit held them back. */
+  #wanted = false;
   readonly #maxTakesPerCall: number;
   readonly #stall = new StallClock();
   /** The store's last answer to any call of this isolate. */
@@ -63,9 +70,13 @@ export class StoreDispatcher {
     this.#client = client;
     this.#health = health;
     this.#metrics = metrics;
-    this.#maxInFlight = options.maxInFlight ?? DISPATCH_DEFAULTS.maxInFlight;
+    this.#limit = new InFlightLimit(
+      options.minInFlight ?? DISPATCH_DEFAULTS.minInFlight,
+      options.maxInFlight ?? DISPATCH_DEFAULTS.maxInFlight,
+    );
     this.#maxTakesPerCall = options.maxTakesPerCall ?? DISPATCH_DEFAULTS.maxTakesPerCall;
     metrics.set("erl_store_calls_in_flight", {}, 0);
+    metrics.set("erl_store_in_flight_limit", {}, this.#limit.value);
   }
 
   /** A decision this isolate answered without the store: a late timer meanwhile is the isolate's stall too. */
@@ -169,7 +180,11 @@ export class StoreDispatcher {
    * the same (and awaits it), then looks again.
    */
   #launchIfFree(ask: Ask, waitUntil?: (promise: Promise<unknown>) => void): Flight | undefined {
-    if (this.#flights.size >= this.#maxInFlight || this.#busyGroups.has(ask.group)) return undefined;
+    if (this.#busyGroups.has(ask.group)) return undefined;
+    if (this.#flights.size >= this.#limit.value) {
+      this.#wanted = true;
+      return undefined;
+    }
     const batch: Ask[] = [];
     const groups = new Set<string>();
     for (const queued of this.#queue) {
@@ -238,6 +253,9 @@ export class StoreDispatcher {
     this.#stall.catchUp(since.atMs, now);
     this.#health.answered(now, flight.started.atMs, this.#stall.since(since, now));
     this.#lastAnswer = this.#stall.mark(now);
+    this.#limit.answered(now - flight.started.atMs, now, this.#wanted);
+    this.#wanted = false;
+    this.#metrics.set("erl_store_in_flight_limit", {}, this.#limit.value);
     const othersOut = this.#flights.size - (this.#flights.has(flight) ? 1 : 0);
     this.#owedSince = othersOut > 0 ? this.#lastAnswer : undefined;
     this.#metrics.set("erl_edge_stalled_ms", {}, this.#stall.totalMs);
