@@ -253,7 +253,9 @@ export class StoreDispatcher {
     this.#stall.catchUp(since.atMs, now);
     this.#health.answered(now, flight.started.atMs, this.#stall.since(since, now));
     this.#lastAnswer = this.#stall.mark(now);
-    this.#limit.answered(now - flight.started.atMs, now, this.#wanted);
+    // A call the isolate's own stalls delayed says nothing about the store, and more calls would not help.
+    const stalled = this.#stall.totalMs > flight.started.stallMs;
+    this.#limit.answered(now - flight.started.atMs, now, this.#wanted && !stalled);
     this.#wanted = false;
     this.#metrics.set("erl_store_in_flight_limit", {}, this.#limit.value);
     const othersOut = this.#flights.size - (this.#flights.has(flight) ? 1 : 0);
