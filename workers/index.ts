@@ -22,6 +22,7 @@ export {
   type LimiterOptions,
   type RedisLike,
 } from "./limiter";
+export { renderMetrics } from "./metrics";
 export { deniedResponse, type RateLimitOptions, type RateLimitVariables, rateLimit } from "./middleware";
 export {
   type CompiledPolicies,

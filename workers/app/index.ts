@@ -6,6 +6,7 @@ import { RegExpRouter } from "hono/router/reg-exp-router";
 import { RATE_LIMIT_HEADERS } from "../headers";
 import { problem } from "../http/problem";
 import type { Limiter } from "../limiter";
+import { renderMetrics } from "../metrics";
 import { rateLimit } from "../middleware";
 import { checkApi } from "./check-api";
 import { demoResponse, forward } from "./forward";
@@ -69,7 +70,7 @@ export function createApp(options: AppOptions): Hono {
     return c.json({ ok: true, instance: instanceId, redis: redis ? "ok" : "unreachable" });
   });
   app.get("/metrics", function metrics(c) {
-    const text = limiter.metrics.render(instanceId ? { instance: instanceId } : {});
+    const text = renderMetrics(limiter.metrics, instanceId ? { instance: instanceId } : {});
     return c.text(text, 200, { "Content-Type": "text/plain; version=0.0.4" });
   });
   app.route("/v1", checkApi(limiter, options.checkToken));

@@ -1,13 +1,17 @@
-/** @module Per-isolate counters and a latency histogram, rendered as Prometheus text for `GET /metrics`. */
+/** @module Per-isolate counters and a latency histogram; `renderMetrics` turns them into Prometheus text. */
 
-import { LATENCY_BUCKETS_MS, type Labels, labelText, renderMetrics } from "./render";
+import { LATENCY_BUCKETS_MS, type Labels, labelText, type MetricsState } from "./render";
 
-export type { Labels } from "./render";
-/** Counters and gauges keyed by name and labels; one instance per isolate (Workers keep globals between requests). */
-export class Metrics {
-  private readonly counters = new Map<string, Map<string, number>>();
-  private readonly gauges = new Map<string, Map<string, number>>();
-  private readonly latency = { buckets: LATENCY_BUCKETS_MS.map(() => 0), count: 0, sumMs: 0 };
+export { type Labels, renderMetrics } from "./render";
+/**
+ * Counters and gauges keyed by name and labels; one instance per isolate (Workers keep globals between requests).
+ * Rendering lives in {@link renderMetrics}, outside the class, so an app that never serves `/metrics` does
+ * not bundle it.
+ */
+export class Metrics implements MetricsState {
+  readonly counters = new Map<string, Map<string, number>>();
+  readonly gauges = new Map<string, Map<string, number>>();
+  readonly latency = { buckets: LATENCY_BUCKETS_MS.map(() => 0), count: 0, sumMs: 0 };
 
   /**
    * Adds `by` to the counter `name` with `labels`.
@@ -53,15 +57,5 @@ export class Metrics {
       if (ms <= (LATENCY_BUCKETS_MS[i] as number)) buckets[i] = (buckets[i] ?? 0) + 1;
     this.latency.count++;
     this.latency.sumMs += ms;
-  }
-
-  /**
-   * Prometheus text exposition format (0.0.4).
-   *
-   * @example
-   * new Response(metrics.render(), { headers: { "Content-Type": "text/plain; version=0.0.4" } });
-   */
-  render(extra: Labels = {}): string {
-    return renderMetrics({ counters: this.counters, gauges: this.gauges, latency: this.latency }, extra);
   }
 }

@@ -38,7 +38,9 @@ export function labelText(labels: Labels): string {
  * Prometheus text exposition format (0.0.4), with `extra` labels (the instance) on every series.
  *
  * @example
- * renderMetrics(state, { instance: "edge-1" });
+ * new Response(renderMetrics(limiter.metrics, { instance: "edge-1" }), {
+ *   headers: { "Content-Type": "text/plain; version=0.0.4" },
+ * });
  */
 export function renderMetrics(state: MetricsState, extra: Labels = {}): string {
   const lines: string[] = [];
