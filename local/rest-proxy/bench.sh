@@ -17,7 +17,8 @@ trap cleanup EXIT
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --logfile "" >/dev/null &
 pids+=($!)
 until redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; do sleep 0.1; done
-SHA=$(redis-cli -p "$REDIS_PORT" script load "$(cat lua/token_bucket.lua)")
+# Stock Redis 7.0 refuses the script's `#!lua flags=…` line (the proxy strips it, lua/shebang.ts): load it without.
+SHA=$(redis-cli -p "$REDIS_PORT" script load "$(sed '1{/^#!lua/d}' lua/token_bucket.lua)")
 ARGS=(1 bucket:bench 1 1000000000 1000000 1000)
 
 node --import tsx local/rest-proxy/cli.ts --port "$PROXY_PORT" --redis "redis://127.0.0.1:$REDIS_PORT" --token "$TOKEN" &
