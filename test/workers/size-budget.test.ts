@@ -7,9 +7,9 @@ import { type BundleSizes, bundleApp, installPacked, writeApps } from "../../ben
 import { REPO_ROOT } from "../../local/support";
 
 // Measured 2026-12-06 (scripts: this suite, and bench scenario 12): edge-rate-limiter 41 625 + valibot 2 793
-// minified bytes in the README example (the adaptive in-flight limit added ~950 B; the Prometheus renderer,
-// moved out of the Metrics class so a middleware-only app tree-shakes it, gave them back); @upstash/ratelimit + @upstash/core-analytics add 36 695 to the same
-// app. Ours is larger: it carries the per-isolate store dispatcher, leases, the denied cache, the breaker
+// minified bytes in the README example. The adaptive in-flight limit added ~950 B; the Prometheus renderer,
+// moved out of the Metrics class so a middleware-only app tree-shakes it, gave them back.
+// @upstash/ratelimit + @upstash/core-analytics add 36 695 to the same app. Ours is larger: it carries the per-isolate store dispatcher, leases, the denied cache, the breaker
 // and its local share, the two clocks and every limit of a policy in one call, which the peer does not.
 // The Lua ships minified. Raise this only with a reason: every new isolate downloads, compiles and
 // evaluates these bytes.
