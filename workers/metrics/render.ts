@@ -9,7 +9,7 @@ export type Labels = Record<string, string>;
 export interface MetricsState {
   counters: ReadonlyMap<string, ReadonlyMap<string, number>>;
   gauges: ReadonlyMap<string, ReadonlyMap<string, number>>;
-  latency: { buckets: number[]; count: number; sumMs: number };
+  latency: { readonly buckets: readonly number[]; readonly count: number; readonly sumMs: number };
 }
 
 // Every decision increments a few series whose label sets repeat: format each set once. Bounded like the
