@@ -42,7 +42,8 @@ function fromIp(request: Request): Attempt {
 function fromHeader(request: Request, name: string): Attempt {
   const value = request.headers.get(name)?.trim();
   if (!value) return { ok: false, error: `missing required header ${JSON.stringify(name)}` };
-  if (encoder.encode(value).byteLength > MAX_KEY_BYTES) {
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: only a long value needs encoding to be measured.
+  if (value.length * 3 > MAX_KEY_BYTES && encoder.encode(value).byteLength > MAX_KEY_BYTES) {
     return { ok: false, error: `header ${name} is too long (max ${MAX_KEY_BYTES} bytes)`, final: true };
   }
   return { ok: true, identity: `key:${value}` };

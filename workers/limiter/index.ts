@@ -143,15 +143,20 @@ export function createLimiter(options: LimiterOptions): Limiter {
     result: Parameters<LocalAnswers["deposit"]>[2],
     hooks: CheckOptions,
   ): void {
-    if (!entry || local.deposit(policy, entry, result, cost, Date.now()) === 0) return;
-    const expiry = new Promise<void>((resolve) => setTimeout(resolve, LEASE_HORIZON_MS + 1)).then(() => {
-      // While the store is away, a local-share policy keeps its backed tokens to spend; the key's next
-      // store call gives back what is left.
-      if (policy.onError === "local" && store.health.state !== "closed") return;
-      const refund = local.expired(entry, Date.now());
-      if (refund > 0) leaseInBackground(policy, keys, entry, { want: 0, refund }, hooks);
-    });
-    hooks.waitUntil?.(expiry);
+    const grantedAtMs = Date.now();
+    if (!entry || local.deposit(policy, entry, result, cost, grantedAtMs) === 0) return;
+    const giveBackWhenExpired = (ms: number): Promise<void> =>
+      new Promise<void>((resolve) => setTimeout(resolve, ms)).then(() => {
+        // While the store is away, a local-share policy keeps its backed tokens to spend; the key's next
+        // store call gives back what is left.
+        if (policy.onError === "local" && store.health.state !== "closed") return;
+        const now = Date.now();
+        const expiry = local.expiry(entry, grantedAtMs, now);
+        if ("waitMs" in expiry) return giveBackWhenExpired(expiry.waitMs);
+        if (expiry.refund > 0)
+          leaseInBackground(policy, keys, entry, { want: 0, refund: expiry.refund }, hooks);
+      });
+    hooks.waitUntil?.(giveBackWhenExpired(LEASE_HORIZON_MS + 1));
   }
 
   /** A store call for a lease alone (top-up or give-back), in the background of the request that made it. */

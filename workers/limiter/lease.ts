@@ -13,6 +13,11 @@ const MIN_LEASE = 8;
 /** The most tokens one lease takes (the script also caps it at a quarter of what the bucket holds). */
 export const MAX_LEASE = 1000;
 
+/** What a lease may hold for a demand of `want` tokens per horizon: one and a half horizons, at most `MAX_LEASE`. */
+function target(want: number): number {
+  return Math.min(MAX_LEASE, Math.floor(want * 1.5));
+}
+
 /** One key's demand and lease in this isolate: plain numbers only, shared by the requests for that key. */
 export interface LeaseEntry {
   windowStartMs: number;
@@ -75,19 +80,28 @@ export class LeaseTable {
     return entry;
   }
 
-  /** Takes `cost` tokens from a live lease; false when it has too few (the caller asks the store). */
+  /**
+   * Takes `cost` tokens from a live lease; false when it has too few (the caller asks the store). A lease
+   * holding no more than its target lives another horizon from this request: it hoards nothing, and a
+   * steadily hot key's lease does not expire under it between top-ups.
+   */
   spend(entry: LeaseEntry, cost: number, nowMs: number): boolean {
     if (cost <= 0 || entry.tokens < cost || nowMs >= entry.expiresAtMs) return false;
     entry.tokens -= cost;
+    if (entry.tokens <= target(this.#demand(entry, nowMs))) entry.expiresAtMs = nowMs + LEASE_HORIZON_MS;
     return true;
   }
 
   /**
-   * The lease size to ask for: the key's rate (last or current window) × the horizon, or 0 for a key that
-   * isn't hot. Only one lease request per key is in flight; others ask for their own cost only.
+   * The lease size to ask for: the key's demand over the horizon, or 0 for a key that isn't hot or whose
+   * lease request is still in flight (one per key; others ask for their own cost only).
    */
   wanted(entry: LeaseEntry, nowMs: number, staleAfterMs: number): number {
-    if (nowMs - entry.requestedAtMs < staleAfterMs) return 0;
+    return nowMs - entry.requestedAtMs < staleAfterMs ? 0 : this.#demand(entry, nowMs);
+  }
+
+  /** The key's rate (last or current window) × the horizon, or 0 below `MIN_LEASE`. */
+  #demand(entry: LeaseEntry, nowMs: number): number {
     const elapsed = nowMs - entry.windowStartMs;
     const current = elapsed >= RATE_WINDOW_MS / 2 ? (entry.count * RATE_WINDOW_MS) / elapsed : 0;
     const perWindow = Math.max(entry.previousCount, current);
@@ -95,10 +109,24 @@ export class LeaseTable {
     return want >= MIN_LEASE ? want : 0;
   }
 
-  /** Whether a key served from its lease should top it up in the background: half of a lease is left. */
-  runningLow(entry: LeaseEntry, nowMs: number, staleAfterMs: number): boolean {
-    const want = this.wanted(entry, nowMs, staleAfterMs);
-    return want > 0 && entry.tokens * 2 <= want;
+  /**
+   * Tokens to top a live lease up with in the background, or 0: once it holds two thirds of its target
+   * (one and a half horizons of demand, at most `MAX_LEASE`), what it lacks of that target. A horizon of
+   * demand still in hand covers a top-up that comes back late: a loaded isolate runs background work last.
+   */
+  topUp(entry: LeaseEntry, nowMs: number, staleAfterMs: number): number {
+    const full = target(this.wanted(entry, nowMs, staleAfterMs));
+    return full > 0 && entry.tokens * 3 <= full * 2 ? full - entry.tokens : 0;
+  }
+
+  /** When the lease's last grant arrived (local clock). */
+  grantedAtMs(entry: LeaseEntry): number {
+    return entry.snapshotAtMs;
+  }
+
+  /** Milliseconds the lease still lives unless a request keeps it alive (0 or less: expired). */
+  msToExpiry(entry: LeaseEntry, nowMs: number): number {
+    return entry.expiresAtMs - nowMs;
   }
 
   /** Unspent tokens of an expired lease, handed over (once) for the caller to give back. */

@@ -37,8 +37,7 @@ export class LocalAnswers {
   lookup(policy: CompiledPolicy, key: string, cost: number, now: number): LocalLookup {
     const entry = policy.lease === "auto" && cost > 0 ? this.#leases.touch(key, now) : null;
     if (entry && this.#leases.spend(entry, cost, now)) {
-      const low = this.#leases.runningLow(entry, now, policy.maxWaitMs);
-      const topUp = low ? this.#leases.wanted(entry, now, policy.maxWaitMs) : 0;
+      const topUp = this.#leases.topUp(entry, now, policy.maxWaitMs);
       if (topUp > 0) entry.requestedAtMs = now;
       return {
         answered: true,
@@ -119,9 +118,15 @@ export class LocalAnswers {
     return fromLease(policy, cost, this.#leases.view(entry, now));
   }
 
-  /** Unspent tokens of `entry`'s expired lease, handed over once to be given back. */
-  expired(entry: LeaseEntry, now: number): number {
-    return this.#leases.takeExpired(entry, now);
+  /**
+   * What the expiry timer of the grant made at `grantedAtMs` does now: wait while requests keep the lease
+   * alive, else give back its unspent tokens (handed over once; none when a later grant took over, since
+   * that grant's own timer watches the lease).
+   */
+  expiry(entry: LeaseEntry, grantedAtMs: number, now: number): { waitMs: number } | { refund: number } {
+    if (this.#leases.grantedAtMs(entry) !== grantedAtMs) return { refund: 0 };
+    const waitMs = this.#leases.msToExpiry(entry, now);
+    return waitMs > 0 ? { waitMs: waitMs + 1 } : { refund: this.#leases.takeExpired(entry, now) };
   }
 
   /** Forgets what the isolate holds for `key` (after a reset deleted its buckets). */
