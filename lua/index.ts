@@ -3,7 +3,7 @@ import { hexDigest } from "./digest";
 import { bucketKeys } from "./keys";
 import source from "./token_bucket.lua";
 
-export { bucketKeys, KEY_NAME_PATTERN, keyIdentity } from "./keys";
+export { bucketKeyMaker, bucketKeys, KEY_NAME_PATTERN, keyIdentity } from "./keys";
 export { forStockRedis, KEY_LOCKING_FLAG, shebangFlags } from "./shebang";
 
 /** The script's text, inlined from `token_bucket.lua` by the bundler (the file is the one source). */

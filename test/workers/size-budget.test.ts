@@ -7,13 +7,15 @@ import { type BundleSizes, bundleApp, installPacked, writeApps } from "../../ben
 import { REPO_ROOT } from "../../local/support";
 
 // Measured 2026-12-06 (scripts: this suite, and bench scenario 12): edge-rate-limiter and valibot add
-// 44 445 minified bytes to the README example; @upstash/ratelimit + @upstash/core-analytics add 36 695 to the
+// 44 998 minified bytes to the README example; @upstash/ratelimit + @upstash/core-analytics add 36 695 to the
 // same app. The adaptive in-flight limit added ~950 B; moving the Prometheus renderer out of the Metrics class
-// (a middleware-only app now tree-shakes it) gave them back. Ours is larger: it carries the per-isolate store
+// (a middleware-only app now tree-shakes it) gave them back. Leases topped up to a target and kept alive by the
+// requests that spend them, and bucket keys built without an await, added ~550 B: the budget rose by 500 B for
+// them. Ours is larger: it carries the per-isolate store
 // dispatcher, leases, the denied cache, the breaker and its local share, the two clocks and every limit of a
 // policy in one call, which the peer does not. The Lua ships minified. Raise this only with a reason: every
 // new isolate downloads, compiles and evaluates these bytes.
-const LIBRARY_BUDGET_BYTES = 45_000;
+const LIBRARY_BUDGET_BYTES = 45_500;
 
 let dir: string;
 let ours: BundleSizes;

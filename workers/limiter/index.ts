@@ -1,5 +1,5 @@
 /** @module The limiter: policy → local answer (lease, denied cache) → store (breaker, dispatcher) → decision. */
-import { bucketKeys, type LeaseArgs } from "../../lua";
+import { bucketKeyMaker, type LeaseArgs } from "../../lua";
 import { Metrics } from "../metrics";
 import type { CompiledPolicies, CompiledPolicy } from "../policies";
 import { byFailMode, fromLocalShare } from "./decision";
@@ -71,13 +71,17 @@ export function createLimiter(options: LimiterOptions): Limiter {
   const shares = new LocalShares(options.deniedCacheSize);
   const { prefix } = options.policies;
   const keyOf = (policy: CompiledPolicy, identity: string) => `${policy.name}\u0000${identity}`;
-  const keysOf = (policy: CompiledPolicy, identity: string) =>
-    bucketKeys(
-      prefix,
-      identity,
-      policy.name,
-      policy.limits.map((l) => l.name),
-    );
+  const keyMakers = new WeakMap<CompiledPolicy, ReturnType<typeof bucketKeyMaker>>();
+  /** The request's bucket keys: synchronous unless its identity must be hashed (awaits cost a turn each). */
+  function keysOf(policy: CompiledPolicy, identity: string): string[] | Promise<string[]> {
+    let maker = keyMakers.get(policy);
+    if (!maker) {
+      const names = policy.limits.map((l) => l.name);
+      maker = bucketKeyMaker(prefix, policy.name, names);
+      keyMakers.set(policy, maker);
+    }
+    return maker(identity);
+  }
 
   async function decide(policy: CompiledPolicy, identity: string, cost: number, hooks: CheckOptions) {
     const now = Date.now();
@@ -85,14 +89,11 @@ export function createLimiter(options: LimiterOptions): Limiter {
     const found = local.lookup(policy, key, cost, now);
     if (found.answered) {
       store.answeredLocally();
-      if (found.topUp > 0 && found.entry)
-        leaseInBackground(
-          policy,
-          await keysOf(policy, identity),
-          found.entry,
-          { want: found.topUp, refund: 0 },
-          hooks,
-        );
+      if (found.topUp > 0 && found.entry) {
+        let keys = keysOf(policy, identity);
+        if (keys instanceof Promise) keys = await keys;
+        leaseInBackground(policy, keys, found.entry, { want: found.topUp, refund: 0 }, hooks);
+      }
       return found.decision;
     }
     const admission = store.admit(now, policy);
@@ -100,7 +101,8 @@ export function createLimiter(options: LimiterOptions): Limiter {
       store.answeredLocally();
       return failed(policy, key, found.entry, cost, "redis_unavailable", true);
     }
-    const keys = await keysOf(policy, identity);
+    let keys = keysOf(policy, identity);
+    if (keys instanceof Promise) keys = await keys;
     const lease = local.leaseArgs(found.entry, cost, now, policy);
     const outcome = await store.take(policy, keys, cost, lease, admission === "probe", hooks.waitUntil);
     local.leaseAnswered(found.entry, lease, cost);

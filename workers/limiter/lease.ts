@@ -119,16 +119,6 @@ export class LeaseTable {
     return full > 0 && entry.tokens * 3 <= full * 2 ? full - entry.tokens : 0;
   }
 
-  /** When the lease's last grant arrived (local clock). */
-  grantedAtMs(entry: LeaseEntry): number {
-    return entry.snapshotAtMs;
-  }
-
-  /** Milliseconds the lease still lives unless a request keeps it alive (0 or less: expired). */
-  msToExpiry(entry: LeaseEntry, nowMs: number): number {
-    return entry.expiresAtMs - nowMs;
-  }
-
   /** Unspent tokens of an expired lease, handed over (once) for the caller to give back. */
   takeExpired(entry: LeaseEntry, nowMs: number): number {
     if (entry.tokens === 0 || nowMs < entry.expiresAtMs) return 0;

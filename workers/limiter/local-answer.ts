@@ -124,8 +124,8 @@ export class LocalAnswers {
    * that grant's own timer watches the lease).
    */
   expiry(entry: LeaseEntry, grantedAtMs: number, now: number): { waitMs: number } | { refund: number } {
-    if (this.#leases.grantedAtMs(entry) !== grantedAtMs) return { refund: 0 };
-    const waitMs = this.#leases.msToExpiry(entry, now);
+    if (entry.snapshotAtMs !== grantedAtMs) return { refund: 0 };
+    const waitMs = entry.expiresAtMs - now;
     return waitMs > 0 ? { waitMs: waitMs + 1 } : { refund: this.#leases.takeExpired(entry, now) };
   }
 
