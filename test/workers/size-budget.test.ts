@@ -11,10 +11,9 @@ import { REPO_ROOT } from "../../local/support";
 // same app. The adaptive in-flight limit added ~950 B; moving the Prometheus renderer out of the Metrics class
 // (a middleware-only app now tree-shakes it) gave them back. Leases topped up to a target and kept alive by the
 // requests that spend them, and bucket keys built without an await, added ~550 B: the budget rose by 500 B for
-// them. Ours is larger: it carries the per-isolate store
-// dispatcher, leases, the denied cache, the breaker and its local share, the two clocks and every limit of a
-// policy in one call, which the peer does not. The Lua ships minified. Raise this only with a reason: every
-// new isolate downloads, compiles and evaluates these bytes.
+// them. Ours is larger: it carries the per-isolate store dispatcher, leases, the denied cache, the breaker and
+// its local share, the two clocks and every limit of a policy in one call, which the peer does not. The Lua
+// ships minified. Raise this only with a reason: every new isolate downloads, compiles and evaluates these bytes.
 const LIBRARY_BUDGET_BYTES = 45_500;
 
 let dir: string;
