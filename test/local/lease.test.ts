@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Stack, startStack } from "../../local/stack";
 import { bucketKeys, runTokenBucket } from "../../lua";
 import { ioredisRunner } from "../../lua/ioredis";
-import { LEASE_HORIZON_MS, MAX_LEASE } from "../../workers/limiter/lease";
+import { LEASE_DEMAND_MS, LEASE_HORIZON_MS, MAX_LEASE } from "../../workers/limiter/lease";
 import { workerdPids } from "../helpers/launcher";
 import { getFresh, type Sample, sleep, startLoad } from "../helpers/load";
 
@@ -63,7 +63,7 @@ async function hammer(
 
 /**
  * The documented bound on tokens held in leases (docs/configuration.md): per instance
- * min(MAX_LEASE, ⌈its requests in a second × horizon⌉ × 1.5) — a lease's target.
+ * min(MAX_LEASE, ⌈its requests in a second × LEASE_DEMAND_MS⌉ × 1.5) — a lease's target.
  */
 function leaseBound(samples: Sample[]): number {
   const starts = samples.map((s) => s.startedAt).sort((a, b) => a - b);
@@ -74,7 +74,7 @@ function leaseBound(samples: Sample[]): number {
   }
   // Round robin spreads a second's requests evenly over the 3 instances; 20 % slack for its edges.
   const perInstance = Math.ceil((busiest / 3) * 1.2);
-  return 3 * Math.min(MAX_LEASE, Math.ceil(((perInstance * LEASE_HORIZON_MS) / 1000) * 1.5));
+  return 3 * Math.min(MAX_LEASE, Math.ceil(((perInstance * LEASE_DEMAND_MS) / 1000) * 1.5));
 }
 
 const admitted = (samples: Sample[]) => samples.filter((s) => s.status === 200).length;

@@ -1,19 +1,28 @@
 /** @module Token leases: a hot key spends a slice of its bucket inside the isolate, each token debited by the store first. */
 import type { BucketResult } from "../../lua";
 
-/** How long a lease lives, and the horizon it is sized for: the key's local rate × this. */
+/** How long a lease lives past its last top-up, or past the last request that spent from it near its target. */
 export const LEASE_HORIZON_MS = 500;
+/**
+ * The demand a lease is sized for: the key's local rate × this. A hot key's lease is topped up (one take
+ * in a store call) twice per this span whatever the rate, so it sets what a hot key costs the store; a
+ * top-up that comes back late from a loaded isolate still finds this much demand in hand.
+ */
+export const LEASE_DEMAND_MS = 1000;
 /**
  * The demand a lease is sized from: requests in the last whole window, or in the current one once half of
  * it has passed (a key that turns hot leases within half a second).
  */
 const RATE_WINDOW_MS = 1000;
-/** Fewer wanted tokens than this is not a hot key: per-request decisions cost it nothing worth saving. */
-const MIN_LEASE = 8;
+/**
+ * Fewer wanted tokens than this (under 15 requests a second) is not a hot key: per-request decisions cost
+ * it nothing worth saving.
+ */
+const MIN_LEASE = 15;
 /** The most tokens one lease takes (the script also caps it at a quarter of what the bucket holds). */
 export const MAX_LEASE = 1000;
 
-/** What a lease may hold for a demand of `want` tokens per horizon: one and a half horizons, at most `MAX_LEASE`. */
+/** What a lease may hold for a demand of `want` tokens: one and a half times that, at most `MAX_LEASE`. */
 function target(want: number): number {
   return Math.min(MAX_LEASE, Math.floor(want * 1.5));
 }
@@ -82,8 +91,8 @@ export class LeaseTable {
 
   /**
    * Takes `cost` tokens from a live lease; false when it has too few (the caller asks the store). A lease
-   * holding no more than its target lives another horizon from this request: it hoards nothing, and a
-   * steadily hot key's lease does not expire under it between top-ups.
+   * holding no more than its target lives another `LEASE_HORIZON_MS` from this request: it hoards nothing,
+   * and a steadily hot key's lease does not expire under it between top-ups.
    */
   spend(entry: LeaseEntry, cost: number, nowMs: number): boolean {
     if (cost <= 0 || entry.tokens < cost || nowMs >= entry.expiresAtMs) return false;
@@ -93,25 +102,25 @@ export class LeaseTable {
   }
 
   /**
-   * The lease size to ask for: the key's demand over the horizon, or 0 for a key that isn't hot or whose
-   * lease request is still in flight (one per key; others ask for their own cost only).
+   * The lease size to ask for: the key's demand over `LEASE_DEMAND_MS`, or 0 for a key that isn't hot or
+   * whose lease request is still in flight (one per key; others ask for their own cost only).
    */
   wanted(entry: LeaseEntry, nowMs: number, staleAfterMs: number): number {
     return nowMs - entry.requestedAtMs < staleAfterMs ? 0 : this.#demand(entry, nowMs);
   }
 
-  /** The key's rate (last or current window) × the horizon, or 0 below `MIN_LEASE`. */
+  /** The key's rate (last or current window) × `LEASE_DEMAND_MS`, or 0 below `MIN_LEASE`. */
   #demand(entry: LeaseEntry, nowMs: number): number {
     const elapsed = nowMs - entry.windowStartMs;
     const current = elapsed >= RATE_WINDOW_MS / 2 ? (entry.count * RATE_WINDOW_MS) / elapsed : 0;
     const perWindow = Math.max(entry.previousCount, current);
-    const want = Math.min(MAX_LEASE, Math.ceil((perWindow * LEASE_HORIZON_MS) / RATE_WINDOW_MS));
+    const want = Math.min(MAX_LEASE, Math.ceil((perWindow * LEASE_DEMAND_MS) / RATE_WINDOW_MS));
     return want >= MIN_LEASE ? want : 0;
   }
 
   /**
    * Tokens to top a live lease up with in the background, or 0: once it holds two thirds of its target
-   * (one and a half horizons of demand, at most `MAX_LEASE`), what it lacks of that target. A horizon of
+   * (one and a half times the demand, at most `MAX_LEASE`), what it lacks of that target. The second of
    * demand still in hand covers a top-up that comes back late: a loaded isolate runs background work last.
    */
   topUp(entry: LeaseEntry, nowMs: number, staleAfterMs: number): number {
@@ -129,7 +138,7 @@ export class LeaseTable {
 
   /**
    * Adds tokens the store debited beyond a request's cost; the lease (with any tokens it still holds, all
-   * of them backed by the store) lives another horizon.
+   * of them backed by the store) lives another `LEASE_HORIZON_MS`.
    */
   deposit(entry: LeaseEntry, extra: number, result: BucketResult, nowMs: number): void {
     entry.tokens += extra;

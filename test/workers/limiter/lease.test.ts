@@ -16,7 +16,7 @@ const GRANT: BucketResult = {
 };
 const STALE_AFTER_MS = 1000;
 
-/** A key seen `perSecond` times in its first whole second, read at 1 s: its demand is perSecond × 0.5 s. */
+/** A key seen `perSecond` times in its first whole second, read at 1 s: its demand is perSecond × 1 s. */
 function hotKey(leases: LeaseTable, perSecond: number): LeaseEntry {
   for (let i = 0; i < perSecond; i++) leases.touch("api\0key:hot", (i * 1000) / perSecond);
   return leases.touch("api\0key:hot", 1000);
@@ -28,9 +28,9 @@ function spendAll(leases: LeaseTable, entry: LeaseEntry, n: number, nowMs: numbe
 }
 
 describe("LeaseTable", () => {
-  it("asks for the horizon's demand, and for nothing while its lease request is in flight", () => {
+  it("asks for a second of demand, and for nothing while its lease request is in flight", () => {
     const leases = new LeaseTable();
-    const entry = hotKey(leases, 200);
+    const entry = hotKey(leases, 100);
     expect(leases.wanted(entry, 1000, STALE_AFTER_MS)).toBe(100);
     entry.requestedAtMs = 1000;
     expect(leases.wanted(entry, 1500, STALE_AFTER_MS)).toBe(0);
@@ -39,7 +39,7 @@ describe("LeaseTable", () => {
 
   it("tops up once two thirds of the target (1.5 × demand) are left, to the target", () => {
     const leases = new LeaseTable();
-    const entry = hotKey(leases, 200);
+    const entry = hotKey(leases, 100);
     leases.deposit(entry, 150, GRANT, 1000);
     spendAll(leases, entry, 49, 1100);
     expect(entry.tokens).toBe(101);
@@ -53,7 +53,7 @@ describe("LeaseTable", () => {
 
   it("keeps a lease that holds no more than its target alive from each request that spends it", () => {
     const leases = new LeaseTable();
-    const entry = hotKey(leases, 200);
+    const entry = hotKey(leases, 100);
     leases.deposit(entry, 150, GRANT, 1000);
     spendAll(leases, entry, 1, 1400);
     expect(entry.expiresAtMs).toBe(1400 + LEASE_HORIZON_MS);
@@ -66,6 +66,7 @@ describe("LeaseTable", () => {
   it("lets a lease holding more than its target (the key cooled down) expire a horizon after its grant", () => {
     const leases = new LeaseTable();
     const entry = hotKey(leases, 20);
+    expect(leases.wanted(entry, 1000, STALE_AFTER_MS)).toBe(20);
     leases.deposit(entry, 100, GRANT, 1000);
     spendAll(leases, entry, 1, 1400);
     expect(entry.expiresAtMs).toBe(1000 + LEASE_HORIZON_MS);
