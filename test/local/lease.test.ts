@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Stack, startStack } from "../../local/stack";
 import { bucketKeys, runTokenBucket } from "../../lua";
 import { ioredisRunner } from "../../lua/ioredis";
-import { LEASE_DEMAND_MS, LEASE_HORIZON_MS, MAX_LEASE } from "../../workers/limiter/lease";
+import { LEASE_DEMAND_MS, LEASE_LIFE_MS, MAX_LEASE } from "../../workers/limiter/lease";
 import { workerdPids } from "../helpers/launcher";
 import { getFresh, type Sample, sleep, startLoad } from "../helpers/load";
 
@@ -80,7 +80,7 @@ function leaseBound(samples: Sample[]): number {
 const admitted = (samples: Sample[]) => samples.filter((s) => s.status === 200).length;
 
 describe("token leases (NGINX, 3 workerd, proxy, Redis)", () => {
-  it("a hot key drained by 3 instances: never over capacity, leases bounded, every unspent token back after the horizon", async () => {
+  it("a hot key drained by 3 instances: never over capacity, leases bounded, every unspent token back after the lease's life", async () => {
     const callsBefore = await scriptCalls();
     const samples = await hammer("drained", (s) => s.some((x) => x.status === 429));
     const inRedis = await inBucket("drained");
@@ -98,11 +98,11 @@ describe("token leases (NGINX, 3 workerd, proxy, Redis)", () => {
     expect(held).toBeLessThanOrEqual(bound);
     expect(fromLease).toBeGreaterThan(0);
     expect(calls).toBeLessThan(samples.length);
-    await sleep(LEASE_HORIZON_MS + 250);
+    await sleep(LEASE_LIFE_MS + 250);
     expect(await inBucket("drained")).toBe(CAPACITY - ok);
   });
 
-  it("load that stops while instances hold leases: the unspent tokens are back in the bucket after the horizon", async () => {
+  it("load that stops while instances hold leases: the unspent tokens are back in the bucket after the lease's life", async () => {
     const samples = await hammer("returned", (_, elapsedMs) => elapsedMs > 1600);
     const ok = admitted(samples);
     const held = CAPACITY - ok - (await inBucket("returned"));
@@ -111,7 +111,7 @@ describe("token leases (NGINX, 3 workerd, proxy, Redis)", () => {
     );
     expect(held).toBeGreaterThan(0);
     expect(held).toBeLessThanOrEqual(leaseBound(samples));
-    await sleep(LEASE_HORIZON_MS + 250);
+    await sleep(LEASE_LIFE_MS + 250);
     expect(await inBucket("returned")).toBe(CAPACITY - ok);
     expect(await metricSum("erl_lease_tokens_total", 'direction="returned"')).toBeGreaterThanOrEqual(held);
   });
@@ -126,7 +126,7 @@ describe("token leases (NGINX, 3 workerd, proxy, Redis)", () => {
       }
       return killed && performance.now() - (s[0]?.startedAt ?? 0) > 2300;
     });
-    await sleep(LEASE_HORIZON_MS + 250);
+    await sleep(LEASE_LIFE_MS + 250);
     const ok = admitted(samples);
     const lost = CAPACITY - ok - (await inBucket("killed"));
     // One instance's share of the lease bound, plus the 24 requests that may have been in flight there.

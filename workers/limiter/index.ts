@@ -4,7 +4,7 @@ import { Metrics } from "../metrics";
 import type { CompiledPolicies, CompiledPolicy } from "../policies";
 import { byFailMode, fromLocalShare } from "./decision";
 import type { DispatchOptions } from "./dispatcher";
-import { LEASE_HORIZON_MS, type LeaseEntry } from "./lease";
+import { LEASE_LIFE_MS, type LeaseEntry } from "./lease";
 import { LocalAnswers } from "./local-answer";
 import { LocalShares } from "./local-share";
 import { StoreAccess, type WaitUntil } from "./store-access";
@@ -158,7 +158,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
         if (expiry.refund > 0)
           leaseInBackground(policy, keys, entry, { want: 0, refund: expiry.refund }, hooks);
       });
-    hooks.waitUntil?.(giveBackWhenExpired(LEASE_HORIZON_MS + 1));
+    hooks.waitUntil?.(giveBackWhenExpired(LEASE_LIFE_MS + 1));
   }
 
   /** A store call for a lease alone (top-up or give-back), in the background of the request that made it. */

@@ -2,7 +2,7 @@
 import type { BucketResult } from "../../lua";
 
 /** How long a lease lives past its last top-up, or past the last request that spent from it near its target. */
-export const LEASE_HORIZON_MS = 500;
+export const LEASE_LIFE_MS = 500;
 /**
  * The demand a lease is sized for: the key's local rate × this. A hot key's lease is topped up (one take
  * in a store call) twice per this span whatever the rate, so it sets what a hot key costs the store; a
@@ -91,13 +91,13 @@ export class LeaseTable {
 
   /**
    * Takes `cost` tokens from a live lease; false when it has too few (the caller asks the store). A lease
-   * holding no more than its target lives another `LEASE_HORIZON_MS` from this request: it hoards nothing,
+   * holding no more than its target lives another `LEASE_LIFE_MS` from this request: it hoards nothing,
    * and a steadily hot key's lease does not expire under it between top-ups.
    */
   spend(entry: LeaseEntry, cost: number, nowMs: number): boolean {
     if (cost <= 0 || entry.tokens < cost || nowMs >= entry.expiresAtMs) return false;
     entry.tokens -= cost;
-    if (entry.tokens <= target(this.#demand(entry, nowMs))) entry.expiresAtMs = nowMs + LEASE_HORIZON_MS;
+    if (entry.tokens <= target(this.#demand(entry, nowMs))) entry.expiresAtMs = nowMs + LEASE_LIFE_MS;
     return true;
   }
 
@@ -138,11 +138,11 @@ export class LeaseTable {
 
   /**
    * Adds tokens the store debited beyond a request's cost; the lease (with any tokens it still holds, all
-   * of them backed by the store) lives another `LEASE_HORIZON_MS`.
+   * of them backed by the store) lives another `LEASE_LIFE_MS`.
    */
   deposit(entry: LeaseEntry, extra: number, result: BucketResult, nowMs: number): void {
     entry.tokens += extra;
-    entry.expiresAtMs = nowMs + LEASE_HORIZON_MS;
+    entry.expiresAtMs = nowMs + LEASE_LIFE_MS;
     entry.snapshot = result;
     entry.snapshotAtMs = nowMs;
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { BucketResult } from "../../../lua";
-import { LEASE_HORIZON_MS, type LeaseEntry, LeaseTable } from "../../../workers/limiter/lease";
+import { LEASE_LIFE_MS, type LeaseEntry, LeaseTable } from "../../../workers/limiter/lease";
 
 // The store's answer a deposit keeps (what leased decisions report); its values play no part in the rules.
 const GRANT: BucketResult = {
@@ -56,21 +56,21 @@ describe("LeaseTable", () => {
     const entry = hotKey(leases, 100);
     leases.deposit(entry, 150, GRANT, 1000);
     spendAll(leases, entry, 1, 1400);
-    expect(entry.expiresAtMs).toBe(1400 + LEASE_HORIZON_MS);
+    expect(entry.expiresAtMs).toBe(1400 + LEASE_LIFE_MS);
     spendAll(leases, entry, 1, 1800);
     expect(leases.takeExpired(entry, 1899)).toBe(0);
     expect(leases.takeExpired(entry, 2300)).toBe(148);
     expect(leases.spend(entry, 1, 2300)).toBe(false);
   });
 
-  it("lets a lease holding more than its target (the key cooled down) expire a horizon after its grant", () => {
+  it("lets a lease holding more than its target (the key cooled down) expire its life (500 ms) after its grant", () => {
     const leases = new LeaseTable();
     const entry = hotKey(leases, 20);
     expect(leases.wanted(entry, 1000, STALE_AFTER_MS)).toBe(20);
     leases.deposit(entry, 100, GRANT, 1000);
     spendAll(leases, entry, 1, 1400);
-    expect(entry.expiresAtMs).toBe(1000 + LEASE_HORIZON_MS);
-    expect(leases.spend(entry, 1, 1000 + LEASE_HORIZON_MS)).toBe(false);
-    expect(leases.takeExpired(entry, 1000 + LEASE_HORIZON_MS)).toBe(99);
+    expect(entry.expiresAtMs).toBe(1000 + LEASE_LIFE_MS);
+    expect(leases.spend(entry, 1, 1000 + LEASE_LIFE_MS)).toBe(false);
+    expect(leases.takeExpired(entry, 1000 + LEASE_LIFE_MS)).toBe(99);
   });
 });
